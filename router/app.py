@@ -1,0 +1,50 @@
+"""`create_app`: the OpenAI-compatible HTTP front end, built from injected parts (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from router.chat.routes import router as chat_router
+from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
+from router.embeddings import router as embeddings_router
+from router.http import install_error_handlers
+from router.metrics import RouterMetrics
+from router.registry import ModelRegistry
+from router.system_routes import router as system_router
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    registry: ModelRegistry,
+    engines_by_id: dict[str, Any],
+    *,
+    metrics: RouterMetrics | None = None,
+    first_chunk_timeout_s: float = DEFAULT_FIRST_CHUNK_TIMEOUT_S,
+    on_shutdown: Callable[[], None] | None = None,
+    status_provider: Callable[[], dict[str, Any]] | None = None,
+) -> FastAPI:
+    """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine."""
+    metrics = metrics or RouterMetrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = FastAPI(title="Stellwerk", version="0.1.0", lifespan=lifespan,
+                  description="OpenAI-compatible router in front of Ray Serve + vLLM and remote APIs.")
+    app.state.registry = registry
+    app.state.engines_by_id = engines_by_id
+    app.state.metrics = metrics
+    app.state.status_provider = status_provider or (lambda: {"deployments": {}, "gpus": []})
+    app.state.chat_service = ChatService(registry, metrics, first_chunk_timeout_s=first_chunk_timeout_s)
+    install_error_handlers(app)
+    for router in (chat_router, embeddings_router, system_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,31 @@
+"""POST /v1/chat/completions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from router.chat.service import ChatRun, ChatService
+from router.cancellation import cancel_on_disconnect
+from router.schemas import ChatCompletionRequest
+from router.sse import sse_stream
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def create_chat_completion(body: ChatCompletionRequest, request: Request) -> Response:
+    service: ChatService = request.app.state.chat_service
+    run = await cancel_on_disconnect(request, service.open(body))
+    headers = _route_headers(run)
+    if body.stream:
+        return StreamingResponse(sse_stream(run.stream_events()), media_type="text/event-stream",
+                                 headers={**headers, "cache-control": "no-cache"})
+    answer = await cancel_on_disconnect(request, run.complete())
+    return JSONResponse(answer, headers=headers)
+
+
+def _route_headers(run: ChatRun) -> dict[str, str]:
+    return {"x-stellwerk-model": run.model_id, "x-stellwerk-route": run.route}

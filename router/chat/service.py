@@ -1,0 +1,214 @@
+"""Chat completions: resolve the model, apply its defaults, run the engine, shape the OpenAI answer.
+
+`ChatService.open` does everything up to and including the engine's first chunk, so every error that
+can be known before the first byte becomes a real HTTP status; after that, a failure can only be an
+SSE error event (see `ChatRun.stream_events`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.catalogue import ModelEntry
+from router.auto import choose_auto
+from router.metrics import RouterMetrics
+from router.registry import AUTO, ModelRegistry
+from router.schemas import ChatCompletionRequest
+from serving.engine import ChatChunk, Usage
+from serving.errors import EngineFailed, StellwerkError, UpstreamTimeout, error_body
+
+__all__ = ["ChatRun", "ChatService", "DEFAULT_FIRST_CHUNK_TIMEOUT_S"]
+
+logger = logging.getLogger(__name__)
+
+# How long to wait for an engine's first chunk (queueing + prefill) before answering 504.
+DEFAULT_FIRST_CHUNK_TIMEOUT_S = 300.0
+_ENDPOINT = "chat"
+
+
+class ChatService:
+    """Opens chat runs against the engines in a `ModelRegistry`."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        metrics: RouterMetrics,
+        *,
+        first_chunk_timeout_s: float = DEFAULT_FIRST_CHUNK_TIMEOUT_S,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._registry = registry
+        self._metrics = metrics
+        self._timeout = first_chunk_timeout_s
+        self._clock = clock
+
+    async def open(self, request: ChatCompletionRequest) -> ChatRun:
+        started = self._clock()
+        entry, reason = self._choose(request)
+        _, engine = self._registry.chat_engine(entry.id)
+        chunks = engine.chat(engine_request(request, entry))
+        run = ChatRun(entry=entry, route=reason, chunks=chunks, metrics=self._metrics,
+                      clock=self._clock, started=started,
+                      include_usage=bool(request.stream_options and request.stream_options.include_usage))
+        await run.peek(self._timeout)
+        return run
+
+    def _choose(self, request: ChatCompletionRequest) -> tuple[ModelEntry, str]:
+        if request.model != AUTO:
+            entry, _ = self._registry.chat_engine(request.model)
+            return entry, "requested"
+        choice = choose_auto(self._registry.chat_candidates(), request.prompt_chars(),
+                             request.output_limit())
+        self._metrics.routes.labels(choice.entry.id, choice.reason).inc()
+        return choice.entry, choice.reason
+
+
+def engine_request(request: ChatCompletionRequest, entry: ModelEntry) -> dict[str, Any]:
+    """The body sent to the engine: the client's fields plus the model's catalogue defaults."""
+    body = request.model_dump(exclude_none=True, exclude={"stream", "stream_options"})
+    body["model"] = entry.id
+    defaults = entry.defaults
+    stops = request.stop_list() + [s for s in defaults.stop if s not in request.stop_list()]
+    if stops:
+        body["stop"] = stops
+    if defaults.temperature is not None and request.temperature is None:
+        body["temperature"] = defaults.temperature
+    if defaults.repetition_penalty is not None and "repetition_penalty" not in body:
+        body["repetition_penalty"] = defaults.repetition_penalty
+    if defaults.max_tokens is not None and request.output_limit() is None:
+        body["max_tokens"] = defaults.max_tokens
+    return body
+
+
+@dataclass
+class ChatRun:
+    """One request's engine stream, with its first chunk already received."""
+
+    entry: ModelEntry
+    route: str
+    chunks: AsyncIterator[ChatChunk]
+    metrics: RouterMetrics
+    clock: Callable[[], float]
+    started: float
+    include_usage: bool
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = field(default_factory=lambda: int(time.time()))
+    _first: list[ChatChunk] = field(default_factory=list)
+    _usage: Usage | None = None
+    _ttft_seen: bool = False
+
+    @property
+    def model_id(self) -> str:
+        return self.entry.id
+
+    async def peek(self, timeout_s: float) -> None:
+        """Wait for the first chunk; errors raised here still become an HTTP status."""
+        self.metrics.in_flight.labels(_ENDPOINT, self.model_id).inc()
+        try:
+            first = await asyncio.wait_for(anext(self.chunks), timeout=timeout_s)
+        except StopAsyncIteration:
+            self._finish("error", "engine_error")
+            raise EngineFailed(f"model {self.model_id!r} ended the answer before it began") from None
+        except TimeoutError:
+            self._finish("error", "upstream_timeout")
+            await self._close()
+            raise UpstreamTimeout(f"model {self.model_id!r} sent nothing for {timeout_s:g} s") from None
+        except StellwerkError as exc:
+            self._finish(str(exc.status_code), exc.error_type)
+            raise
+        except BaseException:
+            self._finish("499", "cancelled")
+            raise
+        self._first.append(first)
+
+    async def complete(self) -> dict[str, Any]:
+        """Collect the whole answer as an OpenAI `chat.completion` object."""
+        text: list[str] = []
+        finish_reason: str | None = None
+        async for chunk in self._all_chunks():
+            text.append(chunk.text)
+            finish_reason = chunk.finish_reason or finish_reason
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model_id,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)},
+                         "logprobs": None, "finish_reason": finish_reason or "stop"}],
+            "usage": self._usage_body(),
+        }
+
+    async def stream_events(self) -> AsyncIterator[dict[str, Any]]:
+        """OpenAI `chat.completion.chunk` objects; a failure mid-stream becomes one error event."""
+        yield self._chunk({"role": "assistant", "content": ""}, None)
+        try:
+            async for chunk in self._all_chunks():
+                if chunk.text or chunk.finish_reason:
+                    delta = {"content": chunk.text} if chunk.text else {}
+                    yield self._chunk(delta, chunk.finish_reason)
+        except StellwerkError as exc:
+            yield error_body(exc)
+            return
+        if self.include_usage:
+            yield {**self._chunk({}, None), "choices": [], "usage": self._usage_body()}
+
+    async def _all_chunks(self) -> AsyncIterator[ChatChunk]:
+        status, error = "200", None
+        try:
+            for chunk in self._first:
+                self._observe(chunk)
+                yield chunk
+            async for chunk in self.chunks:
+                self._observe(chunk)
+                yield chunk
+        except StellwerkError as exc:
+            status, error = str(exc.status_code), exc.error_type
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            status, error = "499", "cancelled"  # the client went away
+            raise
+        finally:
+            await self._close()
+            self._finish(status, error)
+
+    def _observe(self, chunk: ChatChunk) -> None:
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        if chunk.text and not self._ttft_seen:
+            self._ttft_seen = True
+            self.metrics.ttft.labels(self.model_id).observe(self.clock() - self.started)
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
+        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                "model": self.model_id,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                             "finish_reason": finish_reason}]}
+
+    def _usage_body(self) -> dict[str, int] | None:
+        u = self._usage
+        if u is None:
+            return None
+        return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                "total_tokens": u.total_tokens}
+
+    async def _close(self) -> None:
+        aclose = getattr(self.chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def _finish(self, status: str, error: str | None) -> None:
+        m, model = self.metrics, self.model_id
+        m.in_flight.labels(_ENDPOINT, model).dec()
+        m.requests.labels(_ENDPOINT, model, status).inc()
+        m.latency.labels(_ENDPOINT, model).observe(self.clock() - self.started)
+        if error is not None:
+            m.errors.labels(_ENDPOINT, model, error).inc()
+        if self._usage is not None:
+            m.tokens.labels(model, "prompt").inc(self._usage.prompt_tokens)
+            m.tokens.labels(model, "completion").inc(self._usage.completion_tokens)

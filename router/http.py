@@ -1,0 +1,67 @@
+"""Map errors to HTTP in one place: OpenAI-shaped JSON bodies, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.errors import InternalError, InvalidRequest, StellwerkError, error_body
+
+__all__ = ["install_error_handlers", "error_response"]
+
+logger = logging.getLogger(__name__)
+
+
+def error_response(error: StellwerkError) -> JSONResponse:
+    headers = {"retry-after": "5"} if error.status_code == 503 else None
+    return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StellwerkError, _stellwerk_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _stellwerk_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StellwerkError)
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(validation_error(exc.errors()))
+
+
+def validation_error(errors: Any) -> InvalidRequest:
+    """One 400 naming each bad field; a body that is not JSON says so."""
+    parts: list[str] = []
+    param: str | None = None
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        if err.get("type") == "json_invalid":
+            return InvalidRequest("the request body is not valid JSON: "
+                                  f"{err.get('ctx', {}).get('error', 'parse error')}")
+        where = ".".join(loc) or "body"
+        param = param or where
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return InvalidRequest("invalid request: " + "; ".join(parts), param=param)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error = InvalidRequest(str(exc.detail))
+    error.status_code = exc.status_code
+    error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    return error_response(error)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(InternalError("internal error in the Stellwerk router; see its log"))

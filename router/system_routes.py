@@ -1,0 +1,95 @@
+"""GET /v1/models, /health, /ready, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from router.registry import AUTO, ModelRegistry, RegisteredModel
+from serving.errors import StellwerkError
+
+__all__ = ["router"]
+
+router = APIRouter()
+_HEALTH_TIMEOUT_S = 5.0
+_CREATED = 1_767_225_600  # 2026-01-01: catalogue entries have no creation time of their own
+
+
+@router.get("/v1/models")
+async def list_models(request: Request, all: bool = False) -> JSONResponse:
+    """Servable models (OpenAI format); `?all=true` adds unavailable entries with the reason."""
+    registry: ModelRegistry = request.app.state.registry
+    models = registry.all() if all else registry.servable()
+    data = [_auto_card()] if registry.chat_candidates() else []
+    data += [_model_card(m, m in registry.servable()) for m in models]
+    return JSONResponse({"object": "list", "data": data})
+
+
+@router.get("/health")
+async def health() -> JSONResponse:
+    """Liveness: the router process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: every servable model's engine passes its health check."""
+    models = await _model_health(request)
+    is_ready = bool(models) and all(r == "ok" for r in models.values())
+    return JSONResponse({"status": "ready" if is_ready else "not_ready", "models": models},
+                        status_code=200 if is_ready else 503)
+
+
+@router.get("/status")
+async def status(request: Request) -> JSONResponse:
+    """Deployments, replicas, GPUs and per-model health (what `stellwerk status` prints)."""
+    models = await _model_health(request)
+    report = request.app.state.status_provider()
+    ready = bool(models) and all(r == "ok" for r in models.values())
+    return JSONResponse({"ready": ready, "models": models, **report})
+
+
+async def _model_health(request: Request) -> dict[str, str]:
+    registry: ModelRegistry = request.app.state.registry
+    engines = request.app.state.engines_by_id
+    servable = registry.servable()
+    results = await asyncio.gather(*(_check(engines[m.entry.id]) for m in servable))
+    return {m.entry.id: r for m, r in zip(servable, results, strict=True)}
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _check(engine: Any) -> str:
+    try:
+        await asyncio.wait_for(engine.check_health(), timeout=_HEALTH_TIMEOUT_S)
+    except StellwerkError as exc:
+        return exc.message
+    except TimeoutError:
+        return f"health check timed out after {_HEALTH_TIMEOUT_S:g} s"
+    return "ok"
+
+
+def _auto_card() -> dict[str, Any]:
+    return {"id": AUTO, "object": "model", "created": _CREATED, "owned_by": "stellwerk",
+            "stellwerk": {"kind": "router", "description": "Stellwerk chooses the model per request"}}
+
+
+def _model_card(model: RegisteredModel, servable: bool) -> dict[str, Any]:
+    e = model.entry
+    return {
+        "id": e.id, "object": "model", "created": _CREATED, "owned_by": e.provider,
+        "stellwerk": {
+            "kind": e.kind, "task": e.task, "aliases": e.aliases, "available": servable,
+            "reason": None if servable else (model.availability.reason or "not deployed"),
+            "context_length": e.capabilities.context_length,
+            "pricing": e.pricing.model_dump(mode="json"),
+            "residency": e.residency.model_dump(),
+        },
+    }

@@ -1,0 +1,95 @@
+"""The one engine interface the router talks to, for local (Ray Serve + vLLM) and remote models alike.
+
+An engine turns an OpenAI-format chat request into a stream of typed `ChatChunk`s. Non-streaming
+answers are assembled from the same stream by the router, so every engine has one code path.
+Cancellation is part of the contract: when the consumer stops iterating (client gone), the engine
+must stop generating — closing the async iterator must abort the request upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "ChatChunk",
+    "ChatEngine",
+    "EmbeddingEngine",
+    "EmbeddingResult",
+    "EngineStats",
+    "Usage",
+]
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ChatChunk:
+    """One piece of a chat answer: new text, and/or the end of the choice, and/or final usage."""
+
+    text: str = ""
+    role: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """Live load of one engine (all replicas together), read from the engine itself."""
+
+    running: int
+    waiting: int
+    replicas: int
+    kv_cache_usage: float | None = None
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+@runtime_checkable
+class ChatEngine(Protocol):
+    """Serves chat completions for one catalogue model."""
+
+    model_id: str
+
+    def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
+        """Stream the answer to an OpenAI chat request (already validated, `model` resolved).
+
+        Raises `serving.errors.StellwerkError` subclasses: before the first chunk for request
+        problems (400) or an unavailable engine (503); after it, for failures mid-stream.
+        """
+        ...
+
+    async def check_health(self) -> None:
+        """Return if the engine can take requests; raise `EngineUnavailable` otherwise."""
+        ...
+
+    async def stats(self) -> EngineStats:
+        """Current queue depth; raise `EngineUnavailable` when it cannot be read."""
+        ...
+
+
+@runtime_checkable
+class EmbeddingEngine(Protocol):
+    """Serves embeddings for one catalogue model."""
+
+    model_id: str
+
+    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+        ...
+
+    async def check_health(self) -> None:
+        ...

@@ -1,0 +1,107 @@
+"""The error tree shared by engines and the router; `router.http` maps it to HTTP in one place.
+
+    StellwerkError
+    ├── ClientError                 4xx: the request is wrong; retrying it unchanged will fail again
+    │   ├── InvalidRequest          400 invalid_request_error
+    │   │   └── ContextLengthExceeded   400 code=context_length_exceeded
+    │   ├── ModelNotFound           404 code=model_not_found
+    │   └── ModelUnavailable        404 code=model_not_available (known, but cannot serve here)
+    ├── UpstreamError               5xx: an engine or provider failed; retrying may help
+    │   ├── EngineUnavailable       503 (engine down, starting, or overloaded)
+    │   ├── EngineFailed            502 (engine answered with an error or garbage)
+    │   └── UpstreamTimeout         504
+    └── InternalError               500 (a bug in Stellwerk; the body never carries a stack trace)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ClientError",
+    "ContextLengthExceeded",
+    "EngineFailed",
+    "EngineUnavailable",
+    "InternalError",
+    "InvalidRequest",
+    "ModelNotFound",
+    "ModelUnavailable",
+    "StellwerkError",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "error_body",
+]
+
+
+class StellwerkError(Exception):
+    """Base of every error the router turns into an HTTP answer."""
+
+    status_code: int = 500
+    error_type: str = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class ClientError(StellwerkError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class InvalidRequest(ClientError):
+    pass
+
+
+class ContextLengthExceeded(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+class ModelNotFound(ClientError):
+    status_code = 404
+    code = "model_not_found"
+
+
+class ModelUnavailable(ClientError):
+    status_code = 404
+    code = "model_not_available"
+
+
+class UpstreamError(StellwerkError):
+    status_code = 502
+    error_type = "upstream_error"
+
+
+class EngineUnavailable(UpstreamError):
+    status_code = 503
+    error_type = "service_unavailable"
+    code = "engine_unavailable"
+
+
+class EngineFailed(UpstreamError):
+    code = "engine_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    status_code = 504
+    code = "upstream_timeout"
+
+
+class InternalError(StellwerkError):
+    code = "internal_error"
+
+
+def error_body(error: StellwerkError) -> dict[str, Any]:
+    """The OpenAI error object: {"error": {"message", "type", "param", "code"}}."""
+    return {
+        "error": {
+            "message": error.message,
+            "type": error.error_type,
+            "param": error.param,
+            "code": error.code,
+        }
+    }

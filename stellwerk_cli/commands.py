@@ -1,0 +1,163 @@
+"""The `stellwerk` sub-commands. Heavy imports (Ray, uvicorn) happen inside the command that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from models.availability import Availability, check_availability
+from models.catalogue import load_catalogue
+
+__all__ = ["models", "prepare", "serve", "status"]
+
+logger = logging.getLogger("stellwerk")
+
+
+def _availabilities(catalogue_path: Path, gpu_count: int) -> list[Availability]:
+    catalogue = load_catalogue(catalogue_path)
+    return [check_availability(e, gpu_count=gpu_count) for e in catalogue.models]
+
+
+def _cache_root(arg: Path | None) -> Path:
+    from models.prepare import default_cache_root
+
+    return arg or default_cache_root()
+
+
+def models(args: argparse.Namespace) -> int:
+    from cluster.gpu import NvmlReader
+
+    rows = _availabilities(args.catalogue, NvmlReader().count())
+    if args.json:
+        print(json.dumps([{"id": a.entry.id, "kind": a.entry.kind, "task": a.entry.task,
+                           "provider": a.entry.provider, "available": a.available,
+                           "reason": a.reason} for a in rows], indent=2))
+        return 0
+    for a in rows:
+        mark = "available  " if a.available else "unavailable"
+        reason = f"  ({a.reason})" if a.reason else ""
+        print(f"{mark}  {a.entry.kind:6}  {a.entry.id:32}{reason}")
+    return 0
+
+
+def prepare(args: argparse.Namespace) -> int:
+    from serving.deploy import model_source, plan_apps
+
+    apps = [a for a in plan_apps(_availabilities(args.catalogue, 0)) if a.source is None]
+    for app in apps:
+        path = model_source(app, _cache_root(args.cache_dir))
+        print(f"{app.entry.id}: {path}")
+    if not apps:
+        print("no packaged GGUF models to prepare")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    import httpx
+
+    try:
+        reply = httpx.get(args.url.rstrip("/") + "/status", timeout=10)
+    except httpx.HTTPError as exc:
+        print(f"stellwerk: no router answers at {args.url} ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    body = reply.json()
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        _print_status(body)
+    return 0 if body.get("ready") else 1
+
+
+def _print_status(body: dict[str, Any]) -> None:
+    print(f"router: {'ready' if body.get('ready') else 'NOT READY'}")
+    print("deployments:")
+    for name, dep in sorted(body.get("deployments", {}).items()):
+        replicas = ", ".join(f"{n} {s.lower()}" for s, n in dep.get("replicas", {}).items()) or "none"
+        message = f"  {dep['message']}" if dep.get("message") else ""
+        print(f"  {name:36} {dep.get('status', '?'):12} replicas: {replicas}{message}")
+    print("models:")
+    for model_id, health in sorted(body.get("models", {}).items()):
+        print(f"  {model_id:36} {health}")
+    gpus = body.get("gpus") or []
+    print("gpus:" + ("" if gpus else " none (NVML not available on this machine)"))
+    for g in gpus:
+        used, total = g["memory_used_bytes"] / 2**30, g["memory_total_bytes"] / 2**30
+        print(f"  [{g['index']}] {g['name']}: {g['utilization_pct']:.0f}% busy, "
+              f"{used:.1f}/{total:.1f} GiB, {g['power_watts']} W, {g['temperature_c']} C")
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from ray import serve as ray_serve
+
+    from cluster import ray_cluster
+    from cluster.gpu import NvmlReader
+    from cluster.serve_status import ServeStatusWatcher
+    from router.app import create_app
+    from router.registry import ModelRegistry
+    from serving.deploy import build_app, model_source, plan_apps
+    from serving.stack import serve_engines, status_aware_handles
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    gpus = NvmlReader()
+    availabilities = _availabilities(args.catalogue, gpus.count())
+    apps = _select(plan_apps(availabilities), args.models)
+    # Prepare weights before starting Ray: a progress bar in the foreground, and a clear failure.
+    sources = {app.name: model_source(app, _cache_root(args.cache_dir)) for app in apps}
+    watcher = ServeStatusWatcher()
+    try:
+        ray_cluster.connect(args.ray_address, args.num_cpus)
+        watcher.start()
+        chat, embed = serve_engines(apps, status_aware_handles(watcher))
+        registry = ModelRegistry(availabilities, chat, embed)
+
+        def deploy_all() -> None:
+            for app in apps:
+                logger.info("deploying %s", app.entry.id)
+                try:
+                    ray_serve.run(build_app(app, sources[app.name]), name=app.name, route_prefix=None)
+                except Exception:
+                    logger.exception("deployment of %s failed; it answers 503", app.entry.id)
+                    continue
+                logger.info("%s is ready", app.entry.id)
+
+        threading.Thread(target=deploy_all, name="deployer", daemon=True).start()
+
+        def status_report() -> dict[str, Any]:
+            return {"deployments": {n: asdict(s) for n, s in watcher.all().items()},
+                    "gpus": [asdict(r) for r in gpus.read()]}
+
+        app = create_app(registry, {**chat, **embed}, status_provider=status_report)
+        logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    finally:
+        logger.info("stopping: removing deployments and Ray")
+        watcher.stop()
+        ray_cluster.shutdown()
+        gpus.close()
+    return 0
+
+
+def _select(apps: list[Any], wanted: str | None) -> list[Any]:
+    if not wanted:
+        return apps
+    ids = [w.strip() for w in wanted.split(",") if w.strip()]
+    unknown = sorted(set(ids) - {a.entry.id for a in apps})
+    if unknown:
+        known = ", ".join(a.entry.id for a in apps)
+        raise SystemExit(f"stellwerk: not available local models: {', '.join(unknown)} (available: {known})")
+    return [a for a in apps if a.entry.id in ids]
+
+
+def _exit_on_signal(signum: int, _: FrameType | None) -> None:
+    # NOTE: uvicorn takes over SIGTERM while it runs and re-raises it here after its graceful
+    # shutdown; before and after that, this turns SIGTERM into the normal shutdown path.
+    raise SystemExit(0)

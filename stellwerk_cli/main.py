@@ -1,0 +1,76 @@
+"""`stellwerk`: serve the cluster, show its status, prepare models, list the catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from models.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError
+
+__all__ = ["main"]
+
+DEFAULT_PORT = 8000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stellwerk",
+        description="Stellwerk: a self-hosted LLM cluster (Ray Serve + vLLM) behind an OpenAI-compatible "
+                    "router that chooses local or remote models per request.")
+    parser.add_argument("--catalogue", type=Path, default=DEFAULT_CATALOGUE_PATH,
+                        help="model catalogue YAML (default: the shipped models/catalogue.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="start Ray, deploy the local models and serve the router",
+                           description="Start Ray on this machine (or join --ray-address), prepare and "
+                                       "deploy every available local model, and serve the router. "
+                                       "Ctrl-C or SIGTERM stops everything.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument("--ray-address", default=None,
+                       help="join an existing Ray cluster (e.g. 'auto' or 'ray://head:10001') instead "
+                            "of starting one on this machine")
+    serve.add_argument("--num-cpus", type=int, default=None,
+                       help="logical CPUs for the embedded Ray (default: all cores)")
+    serve.add_argument("--models", default=None,
+                       help="comma-separated catalogue ids to deploy (default: every available local model)")
+    serve.add_argument("--cache-dir", type=Path, default=None,
+                       help="where prepared model folders are kept (default ~/.cache/stellwerk/models)")
+
+    status = sub.add_parser("status", help="show deployments, replicas, GPUs and health of a running router",
+                            description="Ask a running Stellwerk router for its status.")
+    status.add_argument("--url", default=f"http://127.0.0.1:{DEFAULT_PORT}", help="router base URL")
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+
+    prepare = sub.add_parser("prepare", help="convert packaged GGUF models into cached HF folders",
+                             description="Prepare every local GGUF-package model of the catalogue "
+                                         "(idempotent; safe to interrupt).")
+    prepare.add_argument("--cache-dir", type=Path, default=None, help="cache folder")
+
+    models = sub.add_parser("models", help="list the catalogue with availability on this machine",
+                            description="List every catalogue entry, available or not, with the reason.")
+    models.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from stellwerk_cli import commands
+
+    handlers = {"serve": commands.serve, "status": commands.status,
+                "prepare": commands.prepare, "models": commands.models}
+    try:
+        return handlers[args.command](args)
+    except CatalogueError as exc:
+        print(f"stellwerk: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
