@@ -50,7 +50,25 @@ async def status(request: Request) -> JSONResponse:
     models = await _model_health(request)
     report = request.app.state.status_provider()
     ready = bool(models) and all(r == "ok" for r in models.values())
-    return JSONResponse({"ready": ready, "models": models, **report})
+    return JSONResponse({"ready": ready, "models": models, "engines": await _engine_stats(request),
+                         **report})
+
+
+async def _engine_stats(request: Request) -> dict[str, Any]:
+    """Live queue depth of each chat engine, read from the engine itself."""
+    engines = request.app.state.engines_by_id
+    registry: ModelRegistry = request.app.state.registry
+    chat_ids = [e.id for e in registry.chat_candidates()]
+
+    async def one(model_id: str) -> dict[str, Any]:
+        try:
+            stats = await asyncio.wait_for(engines[model_id].stats(), timeout=_HEALTH_TIMEOUT_S)
+        except (StellwerkError, TimeoutError) as exc:
+            return {"error": getattr(exc, "message", "timed out")}
+        return {"running": stats.running, "waiting": stats.waiting, "replicas": stats.replicas}
+
+    results = await asyncio.gather(*(one(m) for m in chat_ids))
+    return dict(zip(chat_ids, results, strict=True))
 
 
 async def _model_health(request: Request) -> dict[str, str]:
@@ -78,7 +96,8 @@ async def _check(engine: Any) -> str:
 
 def _auto_card() -> dict[str, Any]:
     return {"id": AUTO, "object": "model", "created": _CREATED, "owned_by": "stellwerk",
-            "stellwerk": {"kind": "router", "description": "Stellwerk chooses the model per request"}}
+            "stellwerk": {"kind": "router", "available": True,
+                          "description": "Stellwerk chooses the model per request"}}
 
 
 def _model_card(model: RegisteredModel, servable: bool) -> dict[str, Any]:

@@ -73,10 +73,10 @@ def engine_request(request: ChatCompletionRequest, entry: ModelEntry) -> dict[st
     """The body sent to the engine: the client's fields plus the model's catalogue defaults."""
     body = request.model_dump(exclude_none=True, exclude={"stream", "stream_options"})
     body["model"] = entry.id
+    # Defaults fill only what the client did not set: an explicit `stop` (even []) replaces them.
     defaults = entry.defaults
-    stops = request.stop_list() + [s for s in defaults.stop if s not in request.stop_list()]
-    if stops:
-        body["stop"] = stops
+    if "stop" not in request.model_fields_set and defaults.stop:
+        body["stop"] = list(defaults.stop)
     if defaults.temperature is not None and request.temperature is None:
         body["temperature"] = defaults.temperature
     if defaults.repetition_penalty is not None and "repetition_penalty" not in body:

