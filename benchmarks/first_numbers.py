@@ -45,9 +45,9 @@ def _free_port() -> int:
 
 
 def _prepared_model() -> Path:
-    from serving.deploy import model_source, plan_apps
     from models.availability import check_availability
     from models.prepare import default_cache_root
+    from serving.deploy import model_source, plan_apps
 
     catalogue = load_catalogue()
     entry = catalogue.get(MODEL)
@@ -114,7 +114,8 @@ def _measure(url: str, args: argparse.Namespace, seed: int) -> dict[str, StreamS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=1, help="A/B alternations (default 1)")
     parser.add_argument("--max-tokens", type=int, default=64, help="output tokens per request")
     parser.add_argument("--prompt-words", type=int, default=60, help="words per prompt (~128 tokens)")
@@ -151,6 +152,16 @@ def _median(runs: list[dict[str, StreamSummary]], conc: str, field: str) -> floa
     return statistics.median(float(getattr(r[conc], field)) for r in runs)
 
 
+def _ratio(a: list[dict[str, StreamSummary]], b: list[dict[str, StreamSummary]], conc: str,
+           field: str) -> float:
+    return _median(a, conc, field) / _median(b, conc, field)
+
+
+def _difference(a: list[dict[str, StreamSummary]], b: list[dict[str, StreamSummary]], conc: str,
+                field: str) -> float:
+    return _median(a, conc, field) - _median(b, conc, field)
+
+
 def _report(runs: dict[str, list[dict[str, StreamSummary]]], args: argparse.Namespace) -> dict[str, object]:
     d, s = runs["direct"], runs["stellwerk"]
     return {
@@ -161,10 +172,10 @@ def _report(runs: dict[str, list[dict[str, StreamSummary]]], args: argparse.Name
         "direct": [{k: asdict(v) for k, v in r.items()} for r in d],
         "stellwerk": [{k: asdict(v) for k, v in r.items()} for r in s],
         "ratios": {
-            "tokens_per_s_16": _median(s, "16", "output_tokens_per_s") / _median(d, "16", "output_tokens_per_s"),
-            "tokens_per_s_1": _median(s, "1", "output_tokens_per_s") / _median(d, "1", "output_tokens_per_s"),
-            "ttft_added_ms_1": 1000 * (_median(s, "1", "ttft_median_s") - _median(d, "1", "ttft_median_s")),
-            "ttft_added_ms_16": 1000 * (_median(s, "16", "ttft_median_s") - _median(d, "16", "ttft_median_s")),
+            "tokens_per_s_16": _ratio(s, d, "16", "output_tokens_per_s"),
+            "tokens_per_s_1": _ratio(s, d, "1", "output_tokens_per_s"),
+            "ttft_added_ms_1": 1000 * _difference(s, d, "1", "ttft_median_s"),
+            "ttft_added_ms_16": 1000 * _difference(s, d, "16", "ttft_median_s"),
         },
     }
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 
-__all__ = ["StreamTiming", "StreamSummary", "fresh_prompt", "run_concurrent", "stream_once", "summarize"]
+__all__ = ["StreamSummary", "StreamTiming", "fresh_prompt", "run_concurrent", "stream_once", "summarize"]
 
-_WORDS = ("river mountain signal railway engine harbour lantern meadow copper window garden "
-          "letter orchard canvas thunder pocket marble violin crystal ladder").split()
+_WORDS = (
+    "river", "mountain", "signal", "railway", "engine", "harbour", "lantern", "meadow", "copper", "window",
+    "garden", "letter", "orchard", "canvas", "thunder", "pocket", "marble", "violin", "crystal", "ladder",
+)
 
 
 def fresh_prompt(rng: random.Random, words: int) -> str:

@@ -33,8 +33,10 @@ class NvmlReader:
 
     def __init__(self, nvml: ModuleType | Any | None = None) -> None:
         if nvml is None:
-            import pynvml as nvml
-        self._nvml = nvml
+            import pynvml
+
+            nvml = pynvml
+        self._nvml: Any = nvml
         self._ok = self._init()
 
     @property

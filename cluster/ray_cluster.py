@@ -37,6 +37,6 @@ def shutdown() -> None:
     if not ray.is_initialized():
         return
     try:
-        serve.shutdown()
+        serve.shutdown()  # type: ignore[no-untyped-call]
     finally:
         ray.shutdown()

@@ -79,7 +79,7 @@ class ServeStatusWatcher:
             logger.warning("could not read Serve status: %s", exc)
 
     def describe(self, app: str) -> str:
-        status: Any = self._latest.get(app)
+        status = self._latest.get(app)
         if status is None:
             return "not deployed"
         return status.status + (f": {status.message}" if status.message else "")

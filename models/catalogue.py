@@ -15,13 +15,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "DEFAULT_CATALOGUE_PATH",
     "Capabilities",
     "Catalogue",
     "CatalogueError",
     "EngineArgs",
     "ModelEntry",
     "Pricing",
-    "DEFAULT_CATALOGUE_PATH",
     "load_catalogue",
 ]
 
@@ -73,7 +73,8 @@ class EngineArgs(_Strict):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     max_model_len: int = Field(gt=0, description="Longest prompt + completion, in tokens.")
     enforce_eager: bool = False
-    kv_cache_gib: float | None = Field(default=None, gt=0, description="CPU KV cache (VLLM_CPU_KVCACHE_SPACE).")
+    kv_cache_gib: float | None = Field(default=None, gt=0,
+                                       description="CPU KV cache in GiB (VLLM_CPU_KVCACHE_SPACE).")
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
     tensor_parallel_size: int = Field(default=1, ge=1)
     extra: dict[str, str | int | float | bool] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.errors import InternalError, InvalidRequest, StellwerkError, error_body
 
-__all__ = ["install_error_handlers", "error_response"]
+__all__ = ["error_response", "install_error_handlers"]
 
 logger = logging.getLogger(__name__)
 

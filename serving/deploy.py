@@ -54,7 +54,7 @@ def build_app(app: PlannedApp, source: Path) -> Any:
     if app.task == "embedding":
         from serving.embedding_server import EmbeddingServer
 
-        return EmbeddingServer.options(name=app.name).bind(
+        return EmbeddingServer.options(name=app.name).bind(  # type: ignore[attr-defined]
             str(source), app.entry.capabilities.context_length)
     from ray.serve.llm import LLMConfig, build_llm_deployment
 

@@ -24,15 +24,15 @@ __all__ = ["StellwerkLLMServer"]
 _SSE_PREFIX = "data: "
 
 
-class StellwerkLLMServer(LLMServer):  # type: ignore[misc]
+class StellwerkLLMServer(LLMServer):
     """An `LLMServer` that also accepts dict requests and reports its engine's queue."""
 
     async def chat_from_dict(self, body: dict[str, Any]) -> AsyncIterator[list[str | dict[str, Any]]]:
         """Yield batches; each item is a chunk's JSON text or an error dict {"error": {...}}."""
+        from pydantic import ValidationError
         from ray.llm._internal.serve.core.configs.openai_api_models import (
             ChatCompletionRequest,
         )
-        from pydantic import ValidationError
 
         try:
             request = ChatCompletionRequest(**body)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from router.chat.service import ChatRun, ChatService
 from router.cancellation import cancel_on_disconnect
+from router.chat.service import ChatRun, ChatService
 from router.schemas import ChatCompletionRequest
 from router.sse import sse_stream
 

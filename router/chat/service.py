@@ -23,7 +23,7 @@ from router.schemas import ChatCompletionRequest
 from serving.engine import ChatChunk, Usage
 from serving.errors import EngineFailed, StellwerkError, UpstreamTimeout, error_body
 
-__all__ = ["ChatRun", "ChatService", "DEFAULT_FIRST_CHUNK_TIMEOUT_S"]
+__all__ = ["DEFAULT_FIRST_CHUNK_TIMEOUT_S", "ChatRun", "ChatService"]
 
 logger = logging.getLogger(__name__)
 
