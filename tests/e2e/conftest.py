@@ -29,6 +29,8 @@ EMBEDDING_MODEL = "all-minilm-l6-v2"
 class Stack:
     base_url: str
     log: Path | None
+    # What a chat request got while the models were still deploying (None for an external stack).
+    early_reply: httpx.Response | None = None
 
     @property
     def api(self) -> str:
@@ -41,14 +43,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> httpx.Response | None:
+    """Poll /ready; on the way, send one chat request while the model is still deploying."""
     deadline = time.monotonic() + READY_TIMEOUT_S
+    early: httpx.Response | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"stellwerk serve exited with {proc.returncode}:\n{_tail(log)}")
         try:
             if httpx.get(url + "/ready", timeout=5).status_code == 200:
-                return
+                return early
+            if early is None:
+                early = httpx.post(url + "/v1/chat/completions", timeout=30, json={
+                    "model": CHAT_MODEL, "messages": [{"role": "user", "content": "hi"}]})
         except httpx.HTTPError:
             pass
         time.sleep(2)
@@ -84,8 +91,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, proc, log)
-        yield Stack(url, log)
+        early = _wait_ready(url, proc, log)
+        yield Stack(url, log, early)
     finally:
         _stop(proc, log)
 

@@ -79,6 +79,15 @@ def test_embeddings(client: openai.OpenAI) -> None:
     assert result.usage.prompt_tokens > 0
 
 
+def test_a_model_still_deploying_answers_503(stack: Stack) -> None:
+    if stack.early_reply is None:
+        pytest.skip("the stack was already running (STELLWERK_E2E_URL)")
+    reply = stack.early_reply
+    assert reply.status_code == 503, reply.text
+    assert reply.headers["retry-after"]
+    assert reply.json()["error"]["code"] == "engine_unavailable"
+
+
 def test_unknown_model_is_404_naming_the_available_models(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as err:
         client.chat.completions.create(model="no-such-model", messages=FRANCE)
