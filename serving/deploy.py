@@ -49,7 +49,7 @@ def model_source(app: PlannedApp, cache_root: Path, show_progress: bool = True) 
     return app.source
 
 
-def build_app(app: PlannedApp, source: Path) -> Any:
+def build_app(app: PlannedApp, source: Path, engine_env: dict[str, str] | None = None) -> Any:
     """The bound Serve application for one model (imports Ray Serve; runs in the driver)."""
     if app.task == "embedding":
         from serving.embedding_server import EmbeddingServer
@@ -60,7 +60,7 @@ def build_app(app: PlannedApp, source: Path) -> Any:
 
     from serving.llm_server import StellwerkLLMServer
 
-    config = LLMConfig(**llm_config_kwargs(app.entry, source))
+    config = LLMConfig(**llm_config_kwargs(app.entry, source, engine_env))
     # NOTE: an empty name_prefix falls back to Ray's "<class>:" prefix; set the name explicitly.
     return build_llm_deployment(config, deployment_cls=StellwerkLLMServer,
                                 override_serve_options={"name": app.name})

@@ -39,11 +39,15 @@ def engine_kwargs(args: EngineArgs) -> dict[str, Any]:
     return kwargs
 
 
-def llm_config_kwargs(entry: ModelEntry, model_source: Path | str) -> dict[str, Any]:
-    """Keyword arguments for `LLMConfig(**kwargs)` serving `entry` from `model_source`."""
+def llm_config_kwargs(entry: ModelEntry, model_source: Path | str,
+                      engine_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for `LLMConfig(**kwargs)` serving `entry` from `model_source`.
+
+    `engine_env` adds environment variables for the engine's processes (e.g. CPU core binding).
+    """
     if entry.engine is None:
         raise ValueError(f"model {entry.id!r} has no engine section")
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(engine_env or {})
     config: dict[str, Any] = {
         "model_loading_config": {"model_id": entry.id, "model_source": str(model_source)},
         "engine_kwargs": engine_kwargs(entry.engine),

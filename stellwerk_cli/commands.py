@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -112,6 +113,7 @@ def serve(args: argparse.Namespace) -> int:
     apps = _select(plan_apps(availabilities), args.models)
     # Prepare weights before starting Ray: a progress bar in the foreground, and a clear failure.
     sources = {app.name: model_source(app, _cache_root(args.cache_dir)) for app in apps}
+    engine_env = _cpu_engine_env(args, apps)
     watcher = ServeStatusWatcher()
     try:
         ray_cluster.connect(args.ray_address, args.num_cpus)
@@ -123,7 +125,8 @@ def serve(args: argparse.Namespace) -> int:
             for app in apps:
                 logger.info("deploying %s", app.entry.id)
                 try:
-                    ray_serve.run(build_app(app, sources[app.name]), name=app.name, route_prefix=None)
+                    ray_serve.run(build_app(app, sources[app.name], engine_env), name=app.name,
+                                  route_prefix=None)
                 except Exception:
                     logger.exception("deployment of %s failed; it answers 503", app.entry.id)
                     continue
@@ -144,6 +147,23 @@ def serve(args: argparse.Namespace) -> int:
         ray_cluster.shutdown()
         gpus.close()
     return 0
+
+
+def _cpu_engine_env(args: argparse.Namespace, apps: list[Any]) -> dict[str, str]:
+    """On an embedded cluster with CPU engines, pin the control plane away from the engine cores
+    (see cluster/cpu_layout.py); returns the engines' binding. Must run before Ray starts."""
+    from cluster.cpu_layout import pin_current_process, plan_cpu_layout
+
+    cpu_chat = any(a.task == "chat" and a.entry.accelerator == "cpu" for a in apps)
+    if args.ray_address is not None or not cpu_chat or not args.pin_cpus:
+        return {}
+    layout = plan_cpu_layout(os.sched_getaffinity(0))
+    if layout is None:
+        return {}
+    pin_current_process(layout.control_cores)
+    logger.info("CPU engines on cores %s; router and Ray on cores %s",
+                layout.vllm_bind(), ",".join(map(str, layout.control_cores)))
+    return {"VLLM_CPU_OMP_THREADS_BIND": layout.vllm_bind()}
 
 
 def _select(apps: list[Any], wanted: str | None) -> list[Any]:

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma-separated catalogue ids to deploy (default: every available local model)")
     serve.add_argument("--cache-dir", type=Path, default=None,
                        help="where prepared model folders are kept (default ~/.cache/stellwerk/models)")
+    serve.add_argument("--no-pin-cpus", dest="pin_cpus", action="store_false",
+                       help="do not keep the router and Ray off the CPU engines' cores "
+                            "(by default they share the one core vLLM reserves for them)")
 
     status = sub.add_parser("status", help="show deployments, replicas, GPUs and health of a running router",
                             description="Ask a running Stellwerk router for its status.")
