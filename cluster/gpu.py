@@ -87,3 +87,30 @@ class NvmlReader:
             return float(read())
         except self._nvml.NVMLError:
             return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cluster.gpu [--samples N] [--interval S]`: print NVML readings as JSON lines."""
+    import argparse
+    import dataclasses
+    import json
+    import time
+
+    parser = argparse.ArgumentParser(description="Print NVML GPU readings as JSON lines.")
+    parser.add_argument("--samples", type=int, default=1)
+    parser.add_argument("--interval", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    reader = NvmlReader()
+    try:
+        for i in range(args.samples):
+            if i:
+                time.sleep(args.interval)
+            print(json.dumps({"sample": i, "gpus": [dataclasses.asdict(r) for r in reader.read()]}))
+    finally:
+        reader.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -295,6 +295,15 @@ def _build(spec: GgufSpec, target: Path, converter: Converter, show_progress: bo
     finally:
         shutil.rmtree(work, ignore_errors=True)
     logger.info("prepared %s in %.1f s", target, time.monotonic() - started)
+    _remove_superseded(target, spec)
+
+
+def _remove_superseded(target: Path, spec: GgufSpec) -> None:
+    """Complete folders of the same package under other keys are stale (~1 GB each): remove them."""
+    for old in target.parent.glob(f"{spec.package}-*"):
+        if old != target and old.is_dir() and _is_complete(old):
+            logger.info("removing the superseded prepared folder %s", old)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _assemble(spec: GgufSpec, gguf_dir: Path) -> Path:

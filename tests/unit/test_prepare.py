@@ -469,3 +469,18 @@ def test_real_gemma_conversion(tmp_path: Path) -> None:
     assert (folder / "chat_template.jinja").is_file()
     assert AutoConfig.from_pretrained(folder).architectures == ["Gemma3ForCausalLM"]
     assert prepare_gguf(DEFAULT_SPEC, tmp_path, show_progress=False) == folder
+
+
+
+def test_a_new_build_removes_superseded_folders_of_the_same_package(
+    spec: GgufSpec, cache_root: Path
+) -> None:
+    stale = cache_root / f"{spec.package}-0.9.0-0123456789abcdef"
+    unrelated = cache_root / "some-other-package-1.0.0-0123456789abcdef"
+    for folder in (stale, unrelated):
+        folder.mkdir(parents=True)
+        (folder / MARKER_NAME).write_text("{}")
+    folder = prepare_gguf(spec, cache_root, show_progress=False, converter=FakeConverter())
+    assert is_complete(folder)
+    assert not stale.exists()
+    assert unrelated.exists()
