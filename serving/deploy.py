@@ -58,11 +58,12 @@ def build_app(app: PlannedApp, source: Path, engine_env: dict[str, str] | None =
             str(source), app.entry.capabilities.context_length)
     from ray.serve.llm import LLMConfig, build_llm_deployment
 
-    from serving.llm_server import StellwerkLLMServer
+    from serving.llm_server import StellwerkLLMServer, StellwerkVLLMEngine
 
     config = LLMConfig(**llm_config_kwargs(app.entry, source, engine_env))
     # NOTE: an empty name_prefix falls back to Ray's "<class>:" prefix; set the name explicitly.
     return build_llm_deployment(config, deployment_cls=StellwerkLLMServer,
+                                bind_kwargs={"engine_cls": StellwerkVLLMEngine},
                                 override_serve_options={"name": app.name})
 
 

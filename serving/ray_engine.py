@@ -45,7 +45,10 @@ class RayChatEngine:
         body = {**request, "model": self.model_id, "stream": True,
                 "stream_options": {"include_usage": True}}
         handle = self._handles(self._app)
-        responses = handle.options(stream=True).chat_from_dict.remote(body)
+        try:
+            responses = handle.options(stream=True).chat_from_dict.remote(body)
+        except Exception as exc:  # e.g. the handle's controller or router is gone
+            raise _ray_failure(self.model_id, exc) from exc
         finished = False
         try:
             async for batch in responses:

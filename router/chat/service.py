@@ -21,7 +21,7 @@ from router.metrics import RouterMetrics
 from router.registry import AUTO, ModelRegistry
 from router.schemas import ChatCompletionRequest
 from serving.engine import ChatChunk, Usage
-from serving.errors import EngineFailed, StellwerkError, UpstreamTimeout, error_body
+from serving.errors import EngineFailed, InternalError, StellwerkError, UpstreamTimeout, error_body
 
 __all__ = ["DEFAULT_FIRST_CHUNK_TIMEOUT_S", "ChatRun", "ChatService"]
 
@@ -113,14 +113,17 @@ class ChatRun:
         try:
             first = await asyncio.wait_for(anext(self.chunks), timeout=timeout_s)
         except StopAsyncIteration:
-            self._finish("error", "engine_error")
+            self._finish("502", "engine_error")
             raise EngineFailed(f"model {self.model_id!r} ended the answer before it began") from None
         except TimeoutError:
-            self._finish("error", "upstream_timeout")
+            self._finish("504", "upstream_timeout")
             await self._close()
             raise UpstreamTimeout(f"model {self.model_id!r} sent nothing for {timeout_s:g} s") from None
         except StellwerkError as exc:
             self._finish(str(exc.status_code), exc.error_type)
+            raise
+        except Exception:  # a bug in an engine: the app's handler answers a generic 500
+            self._finish("500", InternalError.error_type)
             raise
         except BaseException:
             self._finish("499", "cancelled")
@@ -155,6 +158,10 @@ class ChatRun:
         except StellwerkError as exc:
             yield error_body(exc)
             return
+        except Exception:  # a bug in an engine: the headers are sent, so it can only be an event
+            logger.exception("model %s failed mid-stream", self.model_id)
+            yield error_body(InternalError("internal error in the Stellwerk router; see its log"))
+            return
         if self.include_usage:
             yield {**self._chunk({}, None), "choices": [], "usage": self._usage_body()}
 
@@ -169,6 +176,9 @@ class ChatRun:
                 yield chunk
         except StellwerkError as exc:
             status, error = str(exc.status_code), exc.error_type
+            raise
+        except Exception:
+            status, error = "500", InternalError.error_type
             raise
         except (asyncio.CancelledError, GeneratorExit):
             status, error = "499", "cancelled"  # the client went away

@@ -1,0 +1,251 @@
+"""Fake engines that implement the real interfaces of `serving.engine`, and a router built on them.
+
+`FakeChatEngine` is scripted by behaviour (echo with a per-chunk delay, fail before or after the first
+chunk, unavailable, hang, empty) and records what it was asked and how its stream ended, so tests can
+check cancellation. `build_stack` wires fakes into the real `ModelRegistry` and `create_app` from the
+shipped catalogue; every entry without a fake stays listed as unavailable, with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from models.availability import Availability
+from models.catalogue import Catalogue, load_catalogue
+from router.app import create_app
+from router.metrics import RouterMetrics
+from router.registry import ModelRegistry
+from serving.engine import ChatChunk, EmbeddingResult, EngineStats, Usage
+from serving.errors import EngineUnavailable
+
+__all__ = [
+    "BASE_URL",
+    "FakeChatEngine",
+    "FakeEmbeddingEngine",
+    "FakeStack",
+    "asgi_client",
+    "build_stack",
+    "parse_sse",
+    "sample",
+    "scrape",
+]
+
+BASE_URL = "http://stellwerk.test"
+NOT_FAKED = "not deployed in this test"
+
+
+class FakeChatEngine:
+    """A `ChatEngine` that echoes the last user message word by word, or fails as scripted.
+
+    * `delay_s`: sleep before each word (the role chunk comes at once, so the first chunk is fast).
+    * `error` + `fail_after`: raise `error` after `fail_after` words (0: before the first chunk).
+    * `unavailable`: a reason; `chat`, `check_health` and `stats` raise `EngineUnavailable(reason)`.
+    * `hang`: never send the first chunk. `empty`: end the stream without any chunk.
+    """
+
+    def __init__(
+        self,
+        model_id: str = "gemma-3-270m",
+        *,
+        delay_s: float = 0.0,
+        error: BaseException | None = None,
+        fail_after: int = 0,
+        unavailable: str | None = None,
+        hang: bool = False,
+        empty: bool = False,
+    ) -> None:
+        self.model_id = model_id
+        self.delay_s = delay_s
+        self.error = error
+        self.fail_after = fail_after
+        self.unavailable = unavailable
+        self.hang = hang
+        self.empty = empty
+        self.requests: list[dict[str, Any]] = []
+        self.completed = False  # the stream ran to its end
+        self.closed_early = False  # the consumer closed the stream before its end (aclose)
+        self.cancelled = False  # the consumer's task was cancelled while the stream waited
+        self.active = 0
+        self.waiting_for_next = asyncio.Event()  # set when the engine starts a per-chunk delay
+        self.finished = asyncio.Event()  # set when the stream ended, however it ended
+
+    @property
+    def last_request(self) -> dict[str, Any]:
+        assert self.requests, f"{self.model_id} received no request"
+        return self.requests[-1]
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.closed_early or self.cancelled
+
+    async def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
+        self.requests.append(json.loads(json.dumps(request)))  # a deep copy, as it would go on the wire
+        self.active += 1
+        try:
+            words = _last_user_text(request).split()
+            if self.unavailable is not None:
+                raise EngineUnavailable(self.unavailable)
+            if self.hang:
+                await asyncio.Event().wait()
+            if self.empty:
+                return
+            if self.error is not None and self.fail_after == 0:
+                raise self.error
+            yield ChatChunk(role="assistant")
+            for i, word in enumerate(words):
+                if self.error is not None and i == self.fail_after:
+                    raise self.error
+                self.waiting_for_next.set()
+                await asyncio.sleep(self.delay_s)
+                yield ChatChunk(text=word if i == 0 else " " + word)
+            yield ChatChunk(finish_reason="stop")
+            yield ChatChunk(usage=Usage(prompt_tokens=_prompt_words(request), completion_tokens=len(words)))
+            self.completed = True
+        except GeneratorExit:
+            self.closed_early = True
+            raise
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        finally:
+            self.active -= 1
+            self.finished.set()
+
+    async def check_health(self) -> None:
+        if self.unavailable is not None:
+            raise EngineUnavailable(self.unavailable)
+
+    async def stats(self) -> EngineStats:
+        if self.unavailable is not None:
+            raise EngineUnavailable(self.unavailable)
+        return EngineStats(running=self.active, waiting=0, replicas=1)
+
+
+class FakeEmbeddingEngine:
+    """An `EmbeddingEngine` with deterministic vectors: the same text always gives the same vector.
+
+    Components are multiples of 1/128 in [-1, 1), so they survive a float32 round trip exactly.
+    """
+
+    def __init__(self, model_id: str = "all-minilm-l6-v2", *, dim: int = 8,
+                 unavailable: str | None = None) -> None:
+        self.model_id = model_id
+        self.dim = dim
+        self.unavailable = unavailable
+        self.calls: list[list[str]] = []
+
+    @staticmethod
+    def vector(text: str, dim: int = 8) -> list[float]:
+        digest = hashlib.sha256(text.encode()).digest()
+        return [(digest[i % len(digest)] - 128) / 128 for i in range(dim)]
+
+    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+        if self.unavailable is not None:
+            raise EngineUnavailable(self.unavailable)
+        self.calls.append(list(inputs))
+        return EmbeddingResult(vectors=[self.vector(t, self.dim) for t in inputs],
+                               prompt_tokens=sum(len(t.split()) for t in inputs))
+
+    async def check_health(self) -> None:
+        if self.unavailable is not None:
+            raise EngineUnavailable(self.unavailable)
+
+
+@dataclass
+class FakeStack:
+    """The real router app with fake engines, and the parts a test inspects."""
+
+    app: FastAPI
+    registry: ModelRegistry
+    metrics: RouterMetrics
+    catalogue: Catalogue
+    chat: dict[str, FakeChatEngine]
+    embed: dict[str, FakeEmbeddingEngine]
+
+
+def build_stack(
+    chat: Iterable[FakeChatEngine] = (),
+    embed: Iterable[FakeEmbeddingEngine] = (),
+    *,
+    reasons: Mapping[str, str] | None = None,
+    **app_kwargs: Any,
+) -> FakeStack:
+    """A router over the shipped catalogue: faked ids are available, every other entry is not
+    (with `reasons[id]`, or a default reason)."""
+    catalogue = load_catalogue()
+    chat_engines = {e.model_id: e for e in chat}
+    embed_engines = {e.model_id: e for e in embed}
+    known = {m.id for m in catalogue.models}
+    unknown = (chat_engines.keys() | embed_engines.keys()) - known
+    if unknown:
+        raise ValueError(f"fakes for ids not in the catalogue: {sorted(unknown)}")
+    reasons = reasons or {}
+    availabilities = [
+        Availability(m, True) if m.id in chat_engines or m.id in embed_engines
+        else Availability(m, False, reasons.get(m.id, NOT_FAKED))
+        for m in catalogue.models
+    ]
+    registry = ModelRegistry(availabilities, chat_engines, embed_engines)
+    metrics = app_kwargs.pop("metrics", None) or RouterMetrics()
+    app = create_app(registry, {**chat_engines, **embed_engines}, metrics=metrics, **app_kwargs)
+    return FakeStack(app, registry, metrics, catalogue, chat_engines, embed_engines)
+
+
+@asynccontextmanager
+async def asgi_client(app: FastAPI, *, raise_app_exceptions: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client that calls the ASGI app in process (no network)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        yield client
+
+
+def parse_sse(body: str) -> list[Any]:
+    """The payloads of an SSE body: a dict per JSON event, the string "[DONE]" for the end marker.
+
+    Fails on anything that is not a well-formed `data: ...` frame.
+    """
+    assert body.endswith("\n\n"), f"SSE body does not end with a blank line: {body[-40:]!r}"
+    events: list[Any] = []
+    for frame in body[:-2].split("\n\n"):
+        assert frame.startswith("data: ") and "\n" not in frame, f"bad SSE frame: {frame!r}"
+        data = frame[len("data: "):]
+        events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """GET /metrics, parsed: (sample name, labels) -> value."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def sample(samples: Mapping[tuple[str, frozenset[tuple[str, str]]], float], name: str,
+           **labels: str) -> float:
+    """One sample's value from `scrape`'s result; 0 when the series does not exist (yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def _last_user_text(request: Mapping[str, Any]) -> str:
+    for message in reversed(request.get("messages", [])):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+def _prompt_words(request: Mapping[str, Any]) -> int:
+    return sum(len(str(m.get("content") or "").split()) for m in request.get("messages", []))

@@ -1,0 +1,128 @@
+"""POST /v1/embeddings through the real ASGI app, with a fake embedding engine."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, asgi_client, build_stack, sample, scrape
+
+pytestmark = pytest.mark.asyncio
+
+MINILM = "all-minilm-l6-v2"
+EMBED = "/v1/embeddings"
+
+
+async def post(body: dict[str, Any], engine: FakeEmbeddingEngine | None = None) -> httpx.Response:
+    stack = build_stack([FakeChatEngine()], [engine or FakeEmbeddingEngine()])
+    async with asgi_client(stack.app) as client:
+        return await client.post(EMBED, json=body)
+
+
+def assert_error(response: httpx.Response, status: int, param: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    if param is not None:
+        assert error["param"] == param
+        assert param in error["message"]
+    return dict(error)
+
+
+async def test_float_embeddings_in_openai_shape() -> None:
+    engine = FakeEmbeddingEngine()
+    response = await post({"model": MINILM, "input": ["hello world", "good bye"]}, engine)
+
+    assert response.status_code == 200
+    assert response.headers["x-stellwerk-model"] == MINILM
+    body = response.json()
+    assert body["object"] == "list"
+    assert body["model"] == MINILM
+    assert body["data"] == [
+        {"object": "embedding", "index": 0, "embedding": FakeEmbeddingEngine.vector("hello world")},
+        {"object": "embedding", "index": 1, "embedding": FakeEmbeddingEngine.vector("good bye")},
+    ]
+    assert body["usage"] == {"prompt_tokens": 4, "total_tokens": 4}
+    assert engine.calls == [["hello world", "good bye"]]
+
+
+async def test_base64_embeddings_decode_to_the_same_float32_vectors() -> None:
+    response = await post({"model": MINILM, "input": ["hello world", "good bye"],
+                           "encoding_format": "base64"})
+
+    assert response.status_code == 200
+    for item, text in zip(response.json()["data"], ["hello world", "good bye"], strict=True):
+        raw = base64.b64decode(item["embedding"])
+        decoded = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+        assert decoded == FakeEmbeddingEngine.vector(text)
+
+
+async def test_a_single_string_input_gives_one_vector_and_aliases_work() -> None:
+    response = await post({"model": "text-embedding-minilm", "input": "hello"})
+
+    assert response.status_code == 200
+    assert response.json()["model"] == MINILM
+    assert [d["embedding"] for d in response.json()["data"]] == [FakeEmbeddingEngine.vector("hello")]
+
+
+async def test_empty_input_list_is_400() -> None:
+    engine = FakeEmbeddingEngine()
+    response = await post({"model": MINILM, "input": []}, engine)
+
+    assert_error(response, 400, param="input")
+    assert engine.calls == []
+
+
+async def test_dimensions_is_400() -> None:
+    engine = FakeEmbeddingEngine()
+    response = await post({"model": MINILM, "input": "hi", "dimensions": 64}, engine)
+
+    assert_error(response, 400, param="dimensions")
+    assert engine.calls == []
+
+
+async def test_unknown_encoding_format_is_400() -> None:
+    assert_error(await post({"model": MINILM, "input": "hi", "encoding_format": "int8"}), 400,
+                 param="encoding_format")
+
+
+async def test_chat_model_cannot_embed() -> None:
+    error = assert_error(await post({"model": "gemma-3-270m", "input": "hi"}), 400, param="model")
+    assert "chat model" in error["message"]
+
+
+async def test_unknown_embedding_model_is_404() -> None:
+    error = assert_error(await post({"model": "text-embedding-3-large", "input": "hi"}), 404, param="model")
+    assert error["code"] == "model_not_found"
+    assert MINILM in error["message"]
+
+
+async def test_unavailable_embedding_engine_is_503_and_counted() -> None:
+    stack = build_stack([], [FakeEmbeddingEngine(unavailable="replica is starting")])
+    async with asgi_client(stack.app) as client:
+        response = await client.post(EMBED, json={"model": MINILM, "input": "hi"})
+        samples = await scrape(client)
+
+    error = assert_error(response, 503)
+    assert error["code"] == "engine_unavailable"
+    assert "retry-after" in response.headers
+    labels = {"endpoint": "embeddings", "model": MINILM}
+    assert sample(samples, "stellwerk_requests_total", **labels, status="503") == 1
+    assert sample(samples, "stellwerk_request_errors_total", **labels, type="service_unavailable") == 1
+
+
+async def test_embedding_metrics_count_requests_and_prompt_tokens() -> None:
+    stack = build_stack([], [FakeEmbeddingEngine()])
+    async with asgi_client(stack.app) as client:
+        await client.post(EMBED, json={"model": MINILM, "input": ["a b c", "d"]})
+        await client.post(EMBED, json={"model": MINILM, "input": "e f"})
+        samples = await scrape(client)
+
+    labels = {"endpoint": "embeddings", "model": MINILM}
+    assert sample(samples, "stellwerk_requests_total", **labels, status="200") == 2
+    assert sample(samples, "stellwerk_request_latency_seconds_count", **labels) == 2
+    assert sample(samples, "stellwerk_tokens_total", model=MINILM, kind="prompt") == 6
