@@ -19,6 +19,7 @@ from models.catalogue import (
     ModelEntry,
     PythonPackageWeights,
 )
+from models.secrets import resolve_api_key
 
 __all__ = ["Availability", "check_availability"]
 
@@ -48,8 +49,12 @@ def check_availability(
 
 def _remote(entry: ModelEntry, environ: Mapping[str, str], remote_types: Collection[str]) -> Availability:
     assert entry.remote is not None  # guaranteed by the catalogue schema
-    if not environ.get(entry.remote.api_key_env):
-        return Availability(entry, False, f"API key variable {entry.remote.api_key_env} is not set")
+    if resolve_api_key(entry.remote, environ) is None:
+        where = entry.remote.api_key_env
+        if entry.remote.api_key_file is not None:
+            where += f" is not set and {entry.remote.api_key_file} holds no key"
+            return Availability(entry, False, f"API key variable {where}")
+        return Availability(entry, False, f"API key variable {where} is not set")
     if entry.remote.type not in remote_types:
         known = ", ".join(sorted(remote_types)) or "none"
         return Availability(entry, False,

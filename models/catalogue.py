@@ -132,6 +132,12 @@ class RemoteEndpoint(_Strict):
     base_url: str
     model: str = Field(description="The provider's own model name.")
     api_key_env: str = Field(description="Environment variable holding the API key.")
+    api_key_file: Path | None = Field(
+        default=None, description="A file holding the key (e.g. a mounted secret); used when the "
+                                  "variable is unset.")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=120.0, gt=0, description="Longest wait between two bytes.")
+    total_timeout_s: float = Field(default=600.0, gt=0, description="Longest whole answer.")
 
 
 class ModelEntry(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,7 +26,7 @@ def create_app(
     *,
     metrics: RouterMetrics | None = None,
     first_chunk_timeout_s: float = DEFAULT_FIRST_CHUNK_TIMEOUT_S,
-    on_shutdown: Callable[[], None] | None = None,
+    on_shutdown: Callable[[], object] | None = None,
     status_provider: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine."""
@@ -35,7 +36,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         if on_shutdown is not None:
-            on_shutdown()
+            result = on_shutdown()
+            if inspect.isawaitable(result):
+                await result
 
     app = FastAPI(title="Stellwerk", version="0.1.0", lifespan=lifespan,
                   description="OpenAI-compatible router in front of Ray Serve + vLLM and remote APIs.")

@@ -18,7 +18,11 @@ logger = logging.getLogger(__name__)
 
 
 def error_response(error: StellwerkError) -> JSONResponse:
-    headers = {"retry-after": "5"} if error.status_code == 503 else None
+    headers = None
+    if error.retry_after_s is not None:
+        headers = {"retry-after": str(max(1, round(error.retry_after_s)))}
+    elif error.status_code == 503:
+        headers = {"retry-after": "5"}
     return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
 
 

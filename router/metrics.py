@@ -30,6 +30,8 @@ class RouterMetrics:
                               ["model", "kind"], registry=r)
         self.in_flight = Gauge("stellwerk_requests_in_flight", "Requests being answered now.",
                                ["endpoint", "model"], registry=r)
+        self.cost = Counter("stellwerk_cost", "Cost of answered requests, in the catalogue's currency.",
+                            ["model", "provider", "currency"], registry=r)
         self.routes = Counter("stellwerk_route_decisions", "Models chosen for model=auto, by reason.",
                               ["model", "reason"], registry=r)
 

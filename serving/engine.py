@@ -18,6 +18,7 @@ __all__ = [
     "EmbeddingEngine",
     "EmbeddingResult",
     "EngineStats",
+    "ToolCallDelta",
     "Usage",
 ]
 
@@ -33,13 +34,27 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of one tool call, as OpenAI streams them: the first piece of call `index` carries its
+    `id` and function `name`, later pieces append to its JSON `arguments`."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
 class ChatChunk:
-    """One piece of a chat answer: new text, and/or the end of the choice, and/or final usage."""
+    """One piece of a chat answer: new text or tool-call pieces, and/or the end of the choice,
+    and/or final usage. `finish_reason` uses OpenAI's words: stop, length, tool_calls,
+    content_filter."""
 
     text: str = ""
     role: str | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 @dataclass(frozen=True)

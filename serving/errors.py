@@ -5,10 +5,13 @@
     │   ├── InvalidRequest          400 invalid_request_error
     │   │   └── ContextLengthExceeded   400 code=context_length_exceeded
     │   ├── ModelNotFound           404 code=model_not_found
-    │   └── ModelUnavailable        404 code=model_not_available (known, but cannot serve here)
+    │   ├── ModelUnavailable        404 code=model_not_available (known, but cannot serve here)
+    │   ├── ContentFiltered         400 code=content_filter (the provider refused the content)
+    │   └── RateLimited             429 code=rate_limited (keeps the upstream Retry-After)
     ├── UpstreamError               5xx: an engine or provider failed; retrying may help
     │   ├── EngineUnavailable       503 (engine down, starting, or overloaded)
     │   ├── EngineFailed            502 (engine answered with an error or garbage)
+    │   │   └── UpstreamAuthFailed  502 code=upstream_auth (the provider refused our key)
     │   └── UpstreamTimeout         504
     └── InternalError               500 (a bug in Stellwerk; the body never carries a stack trace)
 """
@@ -19,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "ClientError",
+    "ContentFiltered",
     "ContextLengthExceeded",
     "EngineFailed",
     "EngineUnavailable",
@@ -26,7 +30,9 @@ __all__ = [
     "InvalidRequest",
     "ModelNotFound",
     "ModelUnavailable",
+    "RateLimited",
     "StellwerkError",
+    "UpstreamAuthFailed",
     "UpstreamError",
     "UpstreamTimeout",
     "error_body",
@@ -39,6 +45,7 @@ class StellwerkError(Exception):
     status_code: int = 500
     error_type: str = "server_error"
     code: str | None = None
+    retry_after_s: float | None = None  # sent as Retry-After when set
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -71,6 +78,20 @@ class ModelUnavailable(ClientError):
     code = "model_not_available"
 
 
+class ContentFiltered(ClientError):
+    code = "content_filter"
+
+
+class RateLimited(ClientError):
+    status_code = 429
+    error_type = "rate_limit_error"
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UpstreamError(StellwerkError):
     status_code = 502
     error_type = "upstream_error"
@@ -84,6 +105,10 @@ class EngineUnavailable(UpstreamError):
 
 class EngineFailed(UpstreamError):
     code = "engine_error"
+
+
+class UpstreamAuthFailed(EngineFailed):
+    code = "upstream_auth"
 
 
 class UpstreamTimeout(UpstreamError):

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from cluster.serve_status import ServeStatusWatcher
+from models.availability import Availability
 from serving.deploy import PlannedApp
 from serving.engine import ChatEngine, EmbeddingEngine
 from serving.errors import EngineUnavailable
 from serving.ray_engine import HandleProvider, RayChatEngine, RayEmbeddingEngine
+from serving.remote.registry import ProviderClients, create_remote_engine
 
-__all__ = ["serve_engines", "status_aware_handles"]
+__all__ = ["remote_engines", "serve_engines", "status_aware_handles"]
 
 
 def status_aware_handles(watcher: ServeStatusWatcher) -> HandleProvider:
@@ -43,3 +45,9 @@ def serve_engines(apps: list[PlannedApp], handles: HandleProvider
         else:
             embed[app.entry.id] = RayEmbeddingEngine(app.entry.id, app.name, handles)
     return chat, embed
+
+
+def remote_engines(availabilities: list[Availability], clients: ProviderClients) -> dict[str, ChatEngine]:
+    """Engines for every available remote model (its key is set and its adapter type is known)."""
+    return {a.entry.id: create_remote_engine(a.entry, clients)
+            for a in availabilities if a.available and a.entry.kind == "remote"}

@@ -23,8 +23,11 @@ logger = logging.getLogger("stellwerk")
 
 
 def _availabilities(catalogue_path: Path, gpu_count: int) -> list[Availability]:
+    from serving.remote.registry import ADAPTERS
+
     catalogue = load_catalogue(catalogue_path)
-    return [check_availability(e, gpu_count=gpu_count) for e in catalogue.models]
+    return [check_availability(e, gpu_count=gpu_count, remote_types=ADAPTERS.keys())
+            for e in catalogue.models]
 
 
 def _cache_root(arg: Path | None) -> Path:
@@ -105,7 +108,8 @@ def serve(args: argparse.Namespace) -> int:
     from router.app import create_app
     from router.registry import ModelRegistry
     from serving.deploy import build_app, model_source, plan_apps
-    from serving.stack import serve_engines, status_aware_handles
+    from serving.remote.registry import ProviderClients
+    from serving.stack import remote_engines, serve_engines, status_aware_handles
 
     signal.signal(signal.SIGTERM, _exit_on_signal)
     gpus = NvmlReader()
@@ -115,10 +119,12 @@ def serve(args: argparse.Namespace) -> int:
     sources = {app.name: model_source(app, _cache_root(args.cache_dir)) for app in apps}
     engine_env = _cpu_engine_env(args, apps)
     watcher = ServeStatusWatcher()
+    clients = ProviderClients()
     try:
         ray_cluster.connect(args.ray_address, args.num_cpus)
         watcher.start()
         chat, embed = serve_engines(apps, status_aware_handles(watcher))
+        chat.update(remote_engines(availabilities, clients))
         registry = ModelRegistry(availabilities, chat, embed)
 
         def deploy_all() -> None:
@@ -138,7 +144,8 @@ def serve(args: argparse.Namespace) -> int:
             return {"deployments": {n: asdict(s) for n, s in watcher.all().items()},
                     "gpus": [asdict(r) for r in gpus.read()]}
 
-        app = create_app(registry, {**chat, **embed}, status_provider=status_report)
+        app = create_app(registry, {**chat, **embed}, status_provider=status_report,
+                         on_shutdown=clients.aclose)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:

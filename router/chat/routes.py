@@ -24,6 +24,9 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
         return StreamingResponse(sse_stream(run.stream_events()), media_type="text/event-stream",
                                  headers={**headers, "cache-control": "no-cache"})
     answer = await cancel_on_disconnect(request, run.complete())
+    if run.cost is not None:
+        headers["x-stellwerk-cost"] = f"{run.cost:.10f}".rstrip("0").rstrip(".") or "0"
+        headers["x-stellwerk-cost-currency"] = run.entry.pricing.currency
     return JSONResponse(answer, headers=headers)
 
 

@@ -17,10 +17,11 @@ from typing import Any
 
 from models.catalogue import ModelEntry
 from router.auto import choose_auto
+from router.cost import request_cost
 from router.metrics import RouterMetrics
 from router.registry import AUTO, ModelRegistry
 from router.schemas import ChatCompletionRequest
-from serving.engine import ChatChunk, Usage
+from serving.engine import ChatChunk, ToolCallDelta, Usage
 from serving.errors import EngineFailed, InternalError, StellwerkError, UpstreamTimeout, error_body
 
 __all__ = ["DEFAULT_FIRST_CHUNK_TIMEOUT_S", "ChatRun", "ChatService"]
@@ -69,6 +70,49 @@ class ChatService:
         return choice.entry, choice.reason
 
 
+def _delta(chunk: ChatChunk) -> dict[str, Any]:
+    """The OpenAI `delta` of one chunk: content and/or tool-call pieces."""
+    delta: dict[str, Any] = {}
+    if chunk.text:
+        delta["content"] = chunk.text
+    if chunk.tool_calls:
+        delta["tool_calls"] = [_tool_call_delta(d) for d in chunk.tool_calls]
+    return delta
+
+
+def _tool_call_delta(d: ToolCallDelta) -> dict[str, Any]:
+    piece: dict[str, Any] = {"index": d.index, "function": {"arguments": d.arguments}}
+    if d.id is not None:
+        piece["id"] = d.id
+        piece["type"] = "function"
+    if d.name is not None:
+        piece["function"]["name"] = d.name
+    return piece
+
+
+class ToolCallAssembler:
+    """Joins streamed tool-call pieces into whole OpenAI `tool_calls`, in index order."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, Any]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def add(self, deltas: tuple[ToolCallDelta, ...]) -> None:
+        for d in deltas:
+            call = self._calls.setdefault(d.index, {"id": None, "type": "function",
+                                                    "function": {"name": "", "arguments": ""}})
+            if d.id is not None:
+                call["id"] = d.id
+            if d.name is not None:
+                call["function"]["name"] = d.name
+            call["function"]["arguments"] += d.arguments
+
+    def result(self) -> list[dict[str, Any]]:
+        return [self._calls[i] for i in sorted(self._calls)]
+
+
 def engine_request(request: ChatCompletionRequest, entry: ModelEntry) -> dict[str, Any]:
     """The body sent to the engine: the client's fields plus the model's catalogue defaults."""
     body = request.model_dump(exclude_none=True, exclude={"stream", "stream_options"})
@@ -107,6 +151,15 @@ class ChatRun:
     def model_id(self) -> str:
         return self.entry.id
 
+    @property
+    def cost(self) -> float | None:
+        """The request's cost, once the engine reported usage."""
+        return None if self._usage is None else request_cost(self.entry, self._usage)
+
+    def cost_body(self) -> dict[str, Any]:
+        cost = self.cost
+        return {"cost": None if cost is None else round(cost, 10), "currency": self.entry.pricing.currency}
+
     async def peek(self, timeout_s: float) -> None:
         """Wait for the first chunk; errors raised here still become an HTTP status."""
         self.metrics.in_flight.labels(_ENDPOINT, self.model_id).inc()
@@ -133,18 +186,26 @@ class ChatRun:
     async def complete(self) -> dict[str, Any]:
         """Collect the whole answer as an OpenAI `chat.completion` object."""
         text: list[str] = []
+        calls = ToolCallAssembler()
         finish_reason: str | None = None
         async for chunk in self._all_chunks():
             text.append(chunk.text)
+            calls.add(chunk.tool_calls)
             finish_reason = chunk.finish_reason or finish_reason
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
+        if calls:
+            message["tool_calls"] = calls.result()
+        elif message["content"] is None:
+            message["content"] = ""
         return {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model_id,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)},
-                         "logprobs": None, "finish_reason": finish_reason or "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": finish_reason or "stop"}],
             "usage": self._usage_body(),
+            "stellwerk": self.cost_body(),
         }
 
     async def stream_events(self) -> AsyncIterator[dict[str, Any]]:
@@ -152,9 +213,8 @@ class ChatRun:
         yield self._chunk({"role": "assistant", "content": ""}, None)
         try:
             async for chunk in self._all_chunks():
-                if chunk.text or chunk.finish_reason:
-                    delta = {"content": chunk.text} if chunk.text else {}
-                    yield self._chunk(delta, chunk.finish_reason)
+                if chunk.text or chunk.finish_reason or chunk.tool_calls:
+                    yield self._chunk(_delta(chunk), chunk.finish_reason)
         except StellwerkError as exc:
             yield error_body(exc)
             return
@@ -163,7 +223,8 @@ class ChatRun:
             yield error_body(InternalError("internal error in the Stellwerk router; see its log"))
             return
         if self.include_usage:
-            yield {**self._chunk({}, None), "choices": [], "usage": self._usage_body()}
+            yield {**self._chunk({}, None), "choices": [], "usage": self._usage_body(),
+                   "stellwerk": self.cost_body()}
 
     async def _all_chunks(self) -> AsyncIterator[ChatChunk]:
         status, error = "200", None
@@ -222,3 +283,5 @@ class ChatRun:
         if self._usage is not None:
             m.tokens.labels(model, "prompt").inc(self._usage.prompt_tokens)
             m.tokens.labels(model, "completion").inc(self._usage.completion_tokens)
+            m.cost.labels(model, self.entry.provider, self.entry.pricing.currency).inc(
+                request_cost(self.entry, self._usage))
