@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from router.anthropic.routes import router as anthropic_router
 from router.chat.routes import router as chat_router
 from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
 from router.embeddings import router as embeddings_router
@@ -48,6 +49,6 @@ def create_app(
     app.state.status_provider = status_provider or (lambda: {"deployments": {}, "gpus": []})
     app.state.chat_service = ChatService(registry, metrics, first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
-    for router in (chat_router, embeddings_router, system_router):
+    for router in (chat_router, anthropic_router, embeddings_router, system_router):
         app.include_router(router)
     return app

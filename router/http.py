@@ -17,13 +17,27 @@ __all__ = ["error_response", "install_error_handlers"]
 logger = logging.getLogger(__name__)
 
 
-def error_response(error: StellwerkError) -> JSONResponse:
+def error_response(error: StellwerkError, *, anthropic: bool = False) -> JSONResponse:
+    """The error as JSON: OpenAI's shape, or Anthropic's for the Messages API."""
     headers = None
     if error.retry_after_s is not None:
         headers = {"retry-after": str(max(1, round(error.retry_after_s)))}
     elif error.status_code == 503:
         headers = {"retry-after": "5"}
-    return JSONResponse(error_body(error), status_code=error.status_code, headers=headers)
+    body = _anthropic_body(error) if anthropic else error_body(error)
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def _anthropic_body(error: StellwerkError) -> dict[str, Any]:
+    from router.anthropic.stream import anthropic_error_type
+
+    return {"type": "error", "error": {"type": anthropic_error_type(error.status_code),
+                                       "message": error.message}}
+
+
+def _dialect(request: Request) -> bool:
+    """True where the client speaks Anthropic's API (its errors have another shape)."""
+    return request.url.path.startswith("/v1/messages")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -33,14 +47,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-async def _stellwerk_error(_: Request, exc: Exception) -> JSONResponse:
+async def _stellwerk_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StellwerkError)
-    return error_response(exc)
+    return error_response(exc, anthropic=_dialect(request))
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(validation_error(exc.errors()))
+    return error_response(validation_error(exc.errors()), anthropic=_dialect(request))
 
 
 def validation_error(errors: Any) -> InvalidRequest:
@@ -58,14 +72,15 @@ def validation_error(errors: Any) -> InvalidRequest:
     return InvalidRequest("invalid request: " + "; ".join(parts), param=param)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     error = InvalidRequest(str(exc.detail))
     error.status_code = exc.status_code
     error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-    return error_response(error)
+    return error_response(error, anthropic=_dialect(request))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(InternalError("internal error in the Stellwerk router; see its log"))
+    return error_response(InternalError("internal error in the Stellwerk router; see its log"),
+                          anthropic=_dialect(request))

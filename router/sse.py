@@ -1,4 +1,5 @@
-"""The one place that frames server-sent events. Every stream ends with `data: [DONE]`."""
+"""The one place that frames server-sent events: OpenAI streams end with `data: [DONE]`; Anthropic-style
+named-event streams end with their own `message_stop` event."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-__all__ = ["DONE", "sse_event", "sse_stream"]
+__all__ = ["DONE", "named_sse_stream", "sse_event", "sse_stream"]
 
 DONE = b"data: [DONE]\n\n"
 
@@ -20,3 +21,9 @@ async def sse_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[byt
     async for event in events:
         yield sse_event(event)
     yield DONE
+
+
+async def named_sse_stream(events: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
+    """Frame typed events (`event: NAME` + `data: JSON`), as Anthropic streams: no `[DONE]`."""
+    async for name, payload in events:
+        yield f"event: {name}\n".encode() + sse_event(payload)

@@ -1,0 +1,40 @@
+"""POST /v1/messages: the Anthropic Messages API, answered by any Stellwerk model."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from router.anthropic.schemas import MessagesRequest
+from router.anthropic.stream import message_id, to_anthropic_events, to_anthropic_message
+from router.anthropic.translate import to_openai_request
+from router.cancellation import cancel_on_disconnect
+from router.chat.service import ChatService
+from router.http import validation_error
+from router.schemas import ChatCompletionRequest
+from router.sse import named_sse_stream
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.post("/v1/messages", response_model=None)
+async def create_message(body: MessagesRequest, request: Request) -> Response:
+    service: ChatService = request.app.state.chat_service
+    openai_body = to_openai_request(body)
+    if body.stream:
+        openai_body["stream_options"] = {"include_usage": True}
+    try:
+        chat_request = ChatCompletionRequest.model_validate(openai_body)
+    except ValueError as exc:  # pydantic.ValidationError: the translated request is invalid
+        raise validation_error(getattr(exc, "errors", list)()) from None
+    run = await cancel_on_disconnect(request, service.open(chat_request))
+    headers = {"x-stellwerk-model": run.model_id, "x-stellwerk-route": run.route}
+    msg_id = message_id()
+    if body.stream:
+        events = to_anthropic_events(run.stream_events(), run.model_id, msg_id)
+        return StreamingResponse(named_sse_stream(events), media_type="text/event-stream",
+                                 headers={**headers, "cache-control": "no-cache"})
+    completion = await cancel_on_disconnect(request, run.complete())
+    return JSONResponse(to_anthropic_message(completion, msg_id), headers=headers)

@@ -1,0 +1,124 @@
+"""Turn OpenAI-format answers (what `ChatRun` produces) into Anthropic Messages answers and events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from router.anthropic.translate import STOP_REASONS
+
+__all__ = ["anthropic_error_type", "to_anthropic_events", "to_anthropic_message"]
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+                503: "overloaded_error", 529: "overloaded_error"}
+
+
+def anthropic_error_type(status: int) -> str:
+    return _ERROR_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
+
+
+def message_id() -> str:
+    return f"msg_{uuid.uuid4().hex[:24]}"
+
+
+def to_anthropic_message(completion: dict[str, Any], msg_id: str) -> dict[str, Any]:
+    """An Anthropic `message` from an OpenAI `chat.completion`."""
+    choice = completion["choices"][0]
+    message = choice["message"]
+    content: list[dict[str, Any]] = []
+    if message.get("content"):
+        content.append({"type": "text", "text": message["content"]})
+    for call in message.get("tool_calls") or []:
+        content.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
+                        "input": _json_object(call["function"]["arguments"])})
+    usage = completion.get("usage") or {}
+    return {
+        "id": msg_id, "type": "message", "role": "assistant", "model": completion["model"],
+        "content": content, "stop_reason": STOP_REASONS.get(choice.get("finish_reason"), "end_turn"),
+        "stop_sequence": None,
+        "usage": {"input_tokens": usage.get("prompt_tokens", 0),
+                  "output_tokens": usage.get("completion_tokens", 0)},
+    }
+
+
+def _json_object(arguments: str) -> Any:
+    try:
+        return json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {"_raw": arguments}
+
+
+class _Blocks:
+    """Tracks the open content block while OpenAI deltas arrive."""
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.open: str | None = None  # "text" or "tool:<openai index>"
+
+    def switch(self, kind: str, start_block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        if self.open == kind:
+            return []
+        events = self.close()
+        self.index += 1
+        self.open = kind
+        events.append(("content_block_start", {"type": "content_block_start", "index": self.index,
+                                               "content_block": start_block}))
+        return events
+
+    def close(self) -> list[tuple[str, dict[str, Any]]]:
+        if self.open is None:
+            return []
+        self.open = None
+        return [("content_block_stop", {"type": "content_block_stop", "index": self.index})]
+
+
+async def to_anthropic_events(openai_events: AsyncIterator[dict[str, Any]], model: str,
+                              msg_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Anthropic's typed stream events from OpenAI `chat.completion.chunk` objects."""
+    yield "message_start", {"type": "message_start", "message": {
+        "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}}
+    blocks = _Blocks()
+    stop_reason, usage = "end_turn", dict[str, Any]()
+    async for event in openai_events:
+        if "error" in event:
+            for item in blocks.close():
+                yield item
+            err = event["error"]
+            yield "error", {"type": "error", "error": {"type": "api_error", "message": err.get("message")}}
+            return
+        for choice in event.get("choices") or []:
+            for item in _delta_events(choice.get("delta") or {}, blocks):
+                yield item
+            if choice.get("finish_reason"):
+                stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+        usage = event.get("usage") or usage
+    for item in blocks.close():
+        yield item
+    yield "message_delta", {"type": "message_delta",
+                            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                            "usage": {"input_tokens": usage.get("prompt_tokens", 0),
+                                      "output_tokens": usage.get("completion_tokens", 0)}}
+    yield "message_stop", {"type": "message_stop"}
+
+
+def _delta_events(delta: dict[str, Any], blocks: _Blocks) -> list[tuple[str, dict[str, Any]]]:
+    events: list[tuple[str, dict[str, Any]]] = []
+    if delta.get("content"):
+        events += blocks.switch("text", {"type": "text", "text": ""})
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
+                                               "delta": {"type": "text_delta", "text": delta["content"]}}))
+    for call in delta.get("tool_calls") or []:
+        kind = f"tool:{call['index']}"
+        if call.get("id"):
+            events += blocks.switch(kind, {"type": "tool_use", "id": call["id"],
+                                           "name": call.get("function", {}).get("name", ""), "input": {}})
+        arguments = call.get("function", {}).get("arguments")
+        if arguments and blocks.open == kind:
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
+                                                   "delta": {"type": "input_json_delta",
+                                                             "partial_json": arguments}}))
+    return events

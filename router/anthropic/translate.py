@@ -1,0 +1,103 @@
+"""Anthropic Messages ⇄ OpenAI Chat Completions: requests in, answers and stream events out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from router.anthropic.schemas import AnthropicMessage, MessagesRequest
+from serving.errors import InvalidRequest
+
+__all__ = ["STOP_REASONS", "to_openai_request"]
+
+# OpenAI finish_reason -> Anthropic stop_reason
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
+                "content_filter": "refusal"}
+
+
+def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
+    """The OpenAI Chat Completions body that asks the same thing."""
+    messages: list[dict[str, Any]] = []
+    if req.system:
+        messages.append({"role": "system", "content": _system_text(req.system)})
+    for message in req.messages:
+        messages.extend(_message(message))
+    body: dict[str, Any] = {"model": req.model, "messages": messages, "max_tokens": req.max_tokens}
+    for ours, theirs in (("stop", req.stop_sequences), ("temperature", req.temperature),
+                         ("top_p", req.top_p), ("top_k", req.top_k)):
+        if theirs is not None:
+            body[ours] = theirs
+    if req.tools:
+        body["tools"] = [{"type": "function", "function": {
+            "name": t.name, "description": t.description or "", "parameters": t.input_schema}}
+            for t in req.tools]
+    if req.tool_choice is not None:
+        body["tool_choice"] = _tool_choice(req.tool_choice.type, req.tool_choice.name)
+    return body
+
+
+def _system_text(system: str | list[dict[str, Any]]) -> str:
+    if isinstance(system, str):
+        return system
+    return "\n".join(str(b.get("text", "")) for b in system if b.get("type") == "text")
+
+
+def _tool_choice(kind: str, name: str | None) -> Any:
+    if kind == "tool":
+        if not name:
+            raise InvalidRequest("tool_choice of type 'tool' needs a name", param="tool_choice")
+        return {"type": "function", "function": {"name": name}}
+    return {"auto": "auto", "any": "required", "none": "none"}[kind]
+
+
+def _message(message: AnthropicMessage) -> list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return [{"role": message.role, "content": message.content}]
+    if message.role == "assistant":
+        return [_assistant(message.content)]
+    return _user(message.content)
+
+
+def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+    calls = [{"id": b["id"], "type": "function",
+              "function": {"name": b["name"], "arguments": json.dumps(b.get("input", {}))}}
+             for b in blocks if b.get("type") == "tool_use"]
+    out: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        out["tool_calls"] = calls
+    return out
+
+
+def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool results become OpenAI `tool` messages (first, as OpenAI requires); the rest one user turn."""
+    out: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "tool_result":
+            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id", ""),
+                        "content": _result_text(block.get("content"))})
+        elif kind == "text":
+            parts.append({"type": "text", "text": str(block.get("text", ""))})
+        elif kind == "image":
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source", {}))}})
+        else:
+            raise InvalidRequest(f"content block type {kind!r} is not supported", param="messages")
+    if parts:
+        out.append({"role": "user", "content": parts})
+    return out
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(str(b.get("text", "")) for b in content if b.get("type") == "text")
+    return "" if content is None else str(content)
+
+
+def _image_url(source: dict[str, Any]) -> str:
+    if source.get("type") == "base64":
+        return f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
+    if source.get("type") == "url":
+        return str(source.get("url", ""))
+    raise InvalidRequest("image source must be base64 or url", param="messages")
