@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,10 +113,12 @@ def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def client(stack: Stack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stack.api, api_key="unused", max_retries=0, timeout=300)
+def client(stack: Stack) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=stack.api, api_key="unused", max_retries=0, timeout=300) as sdk:
+        yield sdk
 
 
 @pytest.fixture
-def aclient(stack: Stack) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=stack.api, api_key="unused", max_retries=0, timeout=300)
+async def aclient(stack: Stack) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url=stack.api, api_key="unused", max_retries=0, timeout=300) as sdk:
+        yield sdk

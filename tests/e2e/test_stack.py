@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -166,3 +167,13 @@ def test_status_command_shows_deployments(stack: Stack) -> None:
     assert status["ready"] is True
     gemma = status["deployments"]["llm-gemma-3-270m"]
     assert gemma["status"] == "RUNNING" and gemma["replicas"] == {"RUNNING": 1}
+
+
+def test_anthropic_sdk_is_answered_by_the_local_model(stack: Stack) -> None:
+    with anthropic.Anthropic(base_url=stack.base_url, api_key="unused", max_retries=0) as client:
+        message = client.messages.create(model=CHAT_MODEL, max_tokens=24, messages=FRANCE)
+        assert message.model == CHAT_MODEL
+        assert "Paris" in message.content[0].text
+        with client.messages.stream(model=CHAT_MODEL, max_tokens=24, messages=FRANCE) as stream:
+            streamed = "".join(stream.text_stream)
+        assert "Paris" in streamed
