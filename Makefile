@@ -16,7 +16,7 @@ test: prepare     ## lint, type-check, unit and end-to-end tests
 	bash scripts/test.sh
 
 test-unit: setup
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit tests/conformance -q
 
 test-e2e: prepare
 	$(PY) -m pytest tests/e2e -q

@@ -9,6 +9,6 @@ echo "==> ruff"
 echo "==> mypy --strict"
 "$bin/mypy"
 echo "==> unit tests"
-"$bin/python" -m pytest tests/unit tests/gpu -q -m "not slow"
+"$bin/python" -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
 echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"
 "$bin/python" -m pytest tests/e2e -q

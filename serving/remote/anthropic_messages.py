@@ -1,0 +1,476 @@
+"""Adapter for Anthropic's Messages API (`POST /v1/messages`, header `anthropic-version: 2023-06-01`).
+
+Followed: the Messages API reference (platform.claude.com/docs/en/api/messages), its streaming guide
+(…/build-with-claude/streaming: `message_start`, `content_block_start|delta|stop` with `text_delta` and
+`input_json_delta`, `message_delta` with `stop_reason` and cumulative `usage`, `message_stop`, `ping`,
+`error`), the tool-use guide, the stop-reasons guide and the errors page (`{"type": "error", "error":
+{"type", "message"}}`; 529 `overloaded_error`), as the `anthropic` Python SDK 2.x types spell them.
+NOTE: the version stays pinned at 2023-06-01 on purpose: 2026-10-21 (the SDK 2.x default) refuses
+temperature, top_p and top_k outright, and this adapter must be able to honour a client's sampling.
+
+How an OpenAI chat request is translated:
+- system/developer messages → top-level `system` (joined in order; their position in the chat is lost).
+- consecutive same-role turns are merged into one turn, as Anthropic wants user/assistant alternation;
+  assistant `tool_calls` → `tool_use` blocks (`arguments` parsed into `input`); `tool` messages → user
+  `tool_result` blocks (`tool_use_id`), which therefore lead the next user turn as Anthropic requires.
+- images: `data:` URLs → base64 sources, http(s) URLs → url sources (only for vision models);
+  `detail` has no Anthropic equivalent and is ignored. Message `name` fields are ignored.
+- tools → `{name, description, input_schema, strict}`; tool_choice auto/none/required/named → auto/none/
+  any/tool; `parallel_tool_calls: false` → `disable_parallel_tool_use`.
+- `max_tokens` is required by Anthropic: `max_completion_tokens`, else `max_tokens`, else
+  `DEFAULT_MAX_TOKENS` (4096). stop → `stop_sequences`; temperature (Anthropic's range is 0..1, so
+  values above 1 are refused), top_p, top_k (vLLM's "off" values ≤ 0 are omitted); `user` →
+  `metadata.user_id`.
+- response_format json_object / json_schema is TRANSLATED, not refused: the request gets one forced tool
+  (`tool_choice: {"type": "tool"}`) whose `input_schema` is the schema (`{"type": "object"}` for
+  json_object; json_schema `strict` → tool `strict`), and the tool's streamed input is returned as the
+  answer text with finish_reason "stop". Combined with the client's own tools it is refused.
+- refused with `InvalidRequest` (they change the answer and Anthropic has no equivalent): seed, n > 1,
+  logprobs, logit_bias, non-zero presence/frequency penalties, non-neutral vLLM extras (min_tokens,
+  ignore_eos, repetition_penalty, ...), and any other field this adapter does not know.
+
+Usage: prompt_tokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens (Anthropic
+counts cached input apart; OpenAI's prompt_tokens includes it), completion_tokens = output_tokens from
+`message_delta`. The finish chunk and usage are sent at `message_stop`, so a stream cut short never
+reports a finish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+from serving.engine import ChatChunk, ToolCallDelta, Usage
+from serving.errors import EngineFailed, InvalidRequest, StellwerkError
+from serving.remote.base import ProviderError, RemoteChatEngine
+from serving.remote.sse import iter_sse
+
+__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicChatEngine", "to_anthropic"]
+
+logger = logging.getLogger(__name__)
+
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; every Claude model can produce this many
+_JSON_TOOL_EXT = "stellwerk.anthropic_json_tool"  # request extension: name of the response_format tool
+_PROVIDER = "anthropic"
+
+_STOP_REASONS: Mapping[str, str] = {
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
+    "max_tokens": "length", "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls", "refusal": "content_filter",
+}
+# The HTTP status Anthropic uses for each error type; an `error` event mid-stream is mapped through it.
+_ERROR_STATUS: Mapping[str, int] = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
+}
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+_DATA_URL = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>.+)", re.DOTALL)
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# Translated by `to_anthropic`, or ignorable because they do not change the answer.
+_HANDLED = frozenset({
+    "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop",
+    "tools", "tool_choice", "parallel_tool_calls", "response_format", "user", "n",
+    "stream", "stream_options", "store", "metadata", "service_tier",
+})
+# Fields Anthropic cannot honour, accepted only at their no-op value.
+_NEUTRAL: Mapping[str, object] = {
+    "presence_penalty": 0, "frequency_penalty": 0, "logprobs": False, "top_logprobs": 0,
+    "logit_bias": {}, "repetition_penalty": 1, "min_tokens": 0, "ignore_eos": False, "min_p": 0,
+    "echo": False, "modalities": ["text"],
+}
+
+
+def _refuse(param: str, why: str = "") -> InvalidRequest:
+    return InvalidRequest(f"{_PROVIDER} does not support '{param}'{why}", param=param)
+
+
+# --- request translation ----------------------------------------------------------------------------
+
+
+def to_anthropic(body: Mapping[str, Any], model: str, *, vision: bool) -> tuple[dict[str, Any], str | None]:
+    """The Messages API body for an OpenAI chat `body`, and the response_format tool's name if any."""
+    _check_unsupported(body)
+    system, messages = _messages(body.get("messages") or [], vision=vision)
+    out: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": _max_tokens(body),
+                           "stream": True}
+    if system:
+        out["system"] = system
+    out.update(_sampling(body))
+    if body.get("user"):
+        out["metadata"] = {"user_id": str(body["user"])}
+    json_tool = _json_tool(body.get("response_format"), has_tools=bool(body.get("tools")))
+    if json_tool is not None:
+        out["tools"] = [json_tool]
+        out["tool_choice"] = {"type": "tool", "name": json_tool["name"], "disable_parallel_tool_use": True}
+        return out, str(json_tool["name"])
+    out.update(_tools(body))
+    return out, None
+
+
+def _check_unsupported(body: Mapping[str, Any]) -> None:
+    if body.get("seed") is not None:
+        raise _refuse("seed", " (Anthropic has no seeded sampling)")
+    if body.get("n", 1) != 1:
+        raise _refuse("n", "; only n=1")
+    for key, value in body.items():
+        if key in _HANDLED or value is None:
+            continue
+        if key not in _NEUTRAL or value != _NEUTRAL[key]:
+            raise _refuse(key)
+
+
+def _max_tokens(body: Mapping[str, Any]) -> int:
+    value = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    return int(value)
+
+
+def _sampling(body: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    temperature = body.get("temperature")
+    if temperature is not None:
+        if temperature > 1:
+            raise InvalidRequest(f"{_PROVIDER} accepts temperature from 0 to 1, not {temperature}",
+                                 param="temperature")
+        out["temperature"] = temperature
+    if body.get("top_p") is not None:
+        out["top_p"] = body["top_p"]
+    if body.get("top_k") is not None and int(body["top_k"]) > 0:  # vLLM: -1 or 0 mean "off"
+        out["top_k"] = int(body["top_k"])
+    stop = body.get("stop")
+    if stop:
+        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    return out
+
+
+def _messages(messages: list[Mapping[str, Any]], *, vision: bool) -> tuple[str, list[dict[str, Any]]]:
+    system: list[str] = []
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system.append(_text_only(message.get("content"), role))
+            continue
+        if role == "user":
+            turn = ("user", _user_blocks(message.get("content"), vision=vision))
+        elif role == "assistant":
+            turn = ("assistant", _assistant_blocks(message))
+        elif role == "tool":
+            turn = ("user", [_tool_result(message)])
+        else:
+            raise InvalidRequest(f"unknown message role {role!r}", param="messages")
+        _append_turn(turns, *turn)
+    return "\n\n".join(s for s in system if s), turns
+
+
+def _append_turn(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
+    """Add a turn, merging it into the previous one of the same role (Anthropic wants alternation)."""
+    if not blocks:
+        return
+    if turns and turns[-1]["role"] == role:
+        turns[-1]["content"].extend(blocks)
+    else:
+        turns.append({"role": role, "content": blocks})
+
+
+def _parts(content: Any) -> list[Mapping[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list):
+        return content
+    raise InvalidRequest("message content must be a string or a list of parts", param="messages")
+
+
+def _text_only(content: Any, role: str) -> str:
+    texts: list[str] = []
+    for part in _parts(content):
+        if part.get("type") not in ("text", "refusal"):
+            raise InvalidRequest(f"{_PROVIDER} takes only text in {role} messages", param="messages")
+        texts.append(str(part.get("text") or part.get("refusal") or ""))
+    return "".join(texts)
+
+
+def _text_block(text: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": text}] if text else []  # Anthropic refuses empty text blocks
+
+
+def _user_blocks(content: Any, *, vision: bool) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for part in _parts(content):
+        kind = part.get("type")
+        if kind == "text":
+            blocks.extend(_text_block(str(part.get("text", ""))))
+        elif kind == "image_url":
+            blocks.append(_image(part.get("image_url"), vision=vision))
+        else:
+            raise InvalidRequest(f"{_PROVIDER} does not support {kind!r} content parts", param="messages")
+    return blocks
+
+
+def _image(image_url: Any, *, vision: bool) -> dict[str, Any]:
+    if not vision:
+        raise InvalidRequest("this model does not accept images", param="messages")
+    url = image_url.get("url") if isinstance(image_url, Mapping) else image_url
+    if not isinstance(url, str):
+        raise InvalidRequest("image_url needs a url", param="messages")
+    if url.startswith(("http://", "https://")):
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    match = _DATA_URL.fullmatch(url)
+    if match is None:
+        raise InvalidRequest("images must be http(s) URLs or base64 data: URLs", param="messages")
+    media_type = match["type"].lower()
+    if media_type not in _IMAGE_TYPES:
+        raise InvalidRequest(f"{_PROVIDER} does not support images of type {media_type}", param="messages")
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": match["data"]}}
+
+
+def _assistant_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    blocks = _text_block(_text_only(message.get("content"), "assistant"))
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
+                       "input": _arguments(function.get("arguments"))})
+    return blocks
+
+
+def _arguments(arguments: Any) -> dict[str, Any]:
+    if isinstance(arguments, Mapping):
+        return dict(arguments)
+    try:
+        parsed = json.loads(arguments) if arguments else {}
+    except (TypeError, ValueError):
+        raise InvalidRequest("tool call arguments must be a JSON object", param="messages") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("tool call arguments must be a JSON object", param="messages")
+    return parsed
+
+
+def _tool_result(message: Mapping[str, Any]) -> dict[str, Any]:
+    call_id = message.get("tool_call_id")
+    if not call_id:
+        raise InvalidRequest("tool messages need a tool_call_id", param="messages")
+    return {"type": "tool_result", "tool_use_id": call_id,
+            "content": _text_only(message.get("content"), "tool")}
+
+
+def _tools(body: Mapping[str, Any]) -> dict[str, Any]:
+    tools = [_tool(t) for t in body.get("tools") or []]
+    choice = body.get("tool_choice")
+    if not tools:
+        if choice not in (None, "none", "auto"):
+            raise InvalidRequest("tool_choice needs tools", param="tool_choice")
+        return {}
+    out: dict[str, Any] = {"tools": tools}
+    anthropic_choice = _tool_choice(choice)
+    if body.get("parallel_tool_calls") is False and anthropic_choice["type"] != "none":
+        anthropic_choice["disable_parallel_tool_use"] = True
+    if choice is not None or "disable_parallel_tool_use" in anthropic_choice:
+        out["tool_choice"] = anthropic_choice
+    return out
+
+
+def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+    if tool.get("type") != "function":
+        raise _refuse("tools", f" of type {tool.get('type')!r}")
+    function = tool.get("function") or {}
+    out: dict[str, Any] = {"name": function.get("name"),
+                           "input_schema": function.get("parameters") or {"type": "object", "properties": {}}}
+    if function.get("description"):
+        out["description"] = function["description"]
+    if function.get("strict") is not None:
+        out["strict"] = bool(function["strict"])
+    return out
+
+
+def _tool_choice(choice: Any) -> dict[str, Any]:
+    if choice in (None, "auto"):
+        return {"type": "auto"}
+    if choice == "none":
+        return {"type": "none"}
+    if choice == "required":
+        return {"type": "any"}
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        return {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+    raise InvalidRequest(f"unknown tool_choice {choice!r}", param="tool_choice")
+
+
+def _json_tool(response_format: Any, *, has_tools: bool) -> dict[str, Any] | None:
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else response_format
+    if kind == "text":
+        return None
+    if has_tools:
+        raise _refuse("response_format", " together with tools (it is carried out as a forced tool)")
+    if kind == "json_object":
+        return {"name": "json_answer", "description": "Give the whole answer as this tool's input.",
+                "input_schema": {"type": "object"}}
+    if kind != "json_schema":
+        raise _refuse("response_format", f" of type {kind!r}")
+    spec = response_format.get("json_schema") or {}
+    schema = spec.get("schema") or {"type": "object"}
+    if schema.get("type") != "object":
+        raise _refuse("response_format", ": its schema must describe a JSON object")
+    name = spec.get("name") if _TOOL_NAME.match(str(spec.get("name", ""))) else "json_answer"
+    tool: dict[str, Any] = {"name": name, "input_schema": schema,
+                            "description": spec.get("description") or "Give the whole answer as this "
+                                                                      "tool's input."}
+    if spec.get("strict") is not None:
+        tool["strict"] = bool(spec["strict"])
+    return tool
+
+
+# --- response parsing -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stream:
+    """What a stream has said so far: tool blocks by Anthropic block index, usage, the stop reason."""
+
+    json_tool: str | None
+    tools: dict[int, int] = field(default_factory=dict)  # block index -> our tool-call index
+    json_blocks: set[int] = field(default_factory=set)  # blocks of the response_format tool
+    sent_args: set[int] = field(default_factory=set)  # blocks whose arguments were sent
+    input_tokens: dict[str, int] = field(default_factory=dict)  # uncached, cache writes, cache reads
+    output_tokens: int = 0
+    stop_reason: str | None = None
+    started: bool = False
+
+
+class AnthropicChatEngine(RemoteChatEngine):
+    """A Claude model behind Anthropic's Messages API, streamed; see the module docstring."""
+
+    type: ClassVar[str] = "anthropic"
+
+    def build_request(self, body: Mapping[str, Any], api_key: str) -> httpx.Request:
+        payload, json_tool = to_anthropic(body, self.endpoint.model, vision=self.entry.capabilities.vision)
+        headers = {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION,
+                   "content-type": "application/json", "accept": "text/event-stream"}
+        request = httpx.Request("POST", self.url("/v1/messages"), headers=headers, json=payload)
+        request.extensions[_JSON_TOOL_EXT] = json_tool
+        return request
+
+    async def parse_stream(self, response: httpx.Response) -> AsyncIterator[ChatChunk]:
+        state = _Stream(json_tool=response.request.extensions.get(_JSON_TOOL_EXT))
+        async for event in iter_sse(response):
+            data = json.loads(event.data)
+            kind = data["type"]
+            if kind == "message_stop":
+                yield self._finish(state)
+                return
+            if kind == "error":
+                raise self._stream_error(data)
+            for chunk in self._on_event(state, kind, data):
+                yield chunk
+        raise EngineFailed(f"{self._who()} ended the stream before message_stop")
+
+    def _on_event(self, state: _Stream, kind: str, data: Mapping[str, Any]) -> list[ChatChunk]:
+        if kind == "message_start":
+            state.started = True
+            _update_input_tokens(state, data["message"]["usage"])
+            return []
+        if not state.started and kind != "ping":
+            raise ValueError(f"stream event {kind!r} before message_start")
+        if kind == "content_block_start":
+            return _block_start(state, int(data["index"]), data["content_block"])
+        if kind == "content_block_delta":
+            return _block_delta(state, int(data["index"]), data["delta"])
+        if kind == "content_block_stop":
+            return _block_stop(state, int(data["index"]))
+        if kind == "message_delta":
+            _message_delta(state, data)
+        return []  # ping, and event types added after this adapter was written
+
+    def _finish(self, state: _Stream) -> ChatChunk:
+        if state.stop_reason is None:
+            raise ValueError("message_stop without a stop_reason")
+        finish = _STOP_REASONS.get(state.stop_reason)
+        if finish is None:
+            logger.warning("%s: unknown stop_reason %r, reported as 'stop'", self._who(), state.stop_reason)
+            finish = "stop"
+        if finish == "tool_calls" and not state.tools:
+            finish = "stop"  # only the response_format tool was used: its input is the answer text
+        return ChatChunk(finish_reason=finish,
+                         usage=Usage(sum(state.input_tokens.values()), state.output_tokens))
+
+    def _stream_error(self, data: Mapping[str, Any]) -> StellwerkError:
+        kind = str((data.get("error") or {}).get("type", ""))
+        status = _ERROR_STATUS.get(kind, 500)
+        return self._error(status, json.dumps(data).encode(), httpx.Headers())
+
+    def error_from(self, status: int, body: bytes) -> ProviderError:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        error = data.get("error") if isinstance(data, dict) else None
+        if isinstance(error, dict):
+            return ProviderError(str(error.get("message", "")), str(error.get("type") or "") or None)
+        text = body.decode("utf-8", "replace").strip()
+        return ProviderError(text[:200] or f"HTTP {status}", None)
+
+
+def _update_input_tokens(state: _Stream, usage: Mapping[str, Any]) -> None:
+    """Usage counts are cumulative: a later value replaces an earlier one; absent ones stay."""
+    for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+        if usage.get(key) is not None:
+            state.input_tokens[key] = int(usage[key])
+
+
+def _message_delta(state: _Stream, data: Mapping[str, Any]) -> None:
+    state.stop_reason = data["delta"].get("stop_reason") or state.stop_reason
+    usage = data.get("usage") or {}
+    state.output_tokens = int(usage["output_tokens"])
+    _update_input_tokens(state, usage)
+
+
+def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[ChatChunk]:
+    if block["type"] == "text":
+        return [] if state.json_tool else _text_chunk(str(block.get("text", "")))
+    if block["type"] != "tool_use":
+        return []  # thinking, server tools, ...: not part of an OpenAI answer
+    if block["name"] == state.json_tool:
+        state.json_blocks.add(index)
+        return []
+    state.tools[index] = len(state.tools)
+    return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], id=block["id"], name=block["name"]),))]
+
+
+def _block_delta(state: _Stream, index: int, delta: Mapping[str, Any]) -> list[ChatChunk]:
+    if delta["type"] == "text_delta":
+        return [] if state.json_tool else _text_chunk(str(delta["text"]))
+    if delta["type"] != "input_json_delta" or not delta["partial_json"]:
+        return []
+    fragment = str(delta["partial_json"])
+    if index in state.json_blocks:
+        state.sent_args.add(index)
+        return _text_chunk(fragment)
+    if index in state.tools:
+        state.sent_args.add(index)
+        return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], arguments=fragment),))]
+    return []
+
+
+def _block_stop(state: _Stream, index: int) -> list[ChatChunk]:
+    """A tool called without arguments streams no JSON at all; OpenAI clients expect "{}"."""
+    if index in state.sent_args:
+        return []
+    if index in state.json_blocks:
+        return _text_chunk("{}")
+    if index in state.tools:
+        return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], arguments="{}"),))]
+    return []
+
+
+def _text_chunk(text: str) -> list[ChatChunk]:
+    return [ChatChunk(text=text)] if text else []
