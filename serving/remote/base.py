@@ -22,6 +22,7 @@ from models.catalogue import ModelEntry, RemoteEndpoint
 from serving.engine import ChatChunk, EngineStats
 from serving.errors import (
     ContentFiltered,
+    ContextLengthExceeded,
     EngineFailed,
     EngineUnavailable,
     InvalidRequest,
@@ -97,7 +98,7 @@ class RemoteChatEngine(ABC):
     def is_content_filter(self, status: int, error: ProviderError) -> bool:
         """Whether a 4xx error is a content-policy refusal (providers word it differently)."""
         text = f"{error.kind or ''} {error.message}".lower()
-        return any(w in text for w in ("content_filter", "content filter", "content_policy", "safety"))
+        return any(w in text for w in ("content_filter", "content filter", "content_policy"))
 
     # --- shared -----------------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class RemoteChatEngine(ABC):
         except httpx.HTTPError as exc:
             raise EngineFailed(f"{self._who()} broke the connection mid-answer ({type(exc).__name__})") \
                 from None
-        except (ValueError, KeyError, TypeError) as exc:  # malformed JSON or shape from upstream
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # malformed JSON or shape
             raise EngineFailed(f"{self._who()} sent a malformed reply ({type(exc).__name__})") from None
 
     def _error(self, status: int, body: bytes, headers: httpx.Headers) -> StellwerkError:
@@ -163,6 +164,9 @@ class RemoteChatEngine(ABC):
         if status == 404:
             return ModelUnavailable(f"{who} does not know the model {self.endpoint.model!r}: {detail}")
         if status in (400, 413, 422):
+            if error.kind == "context_length_exceeded":
+                return ContextLengthExceeded(
+                    f"{who}: the prompt is longer than the model's context: {detail}", param="messages")
             if self.is_content_filter(status, error):
                 return ContentFiltered(f"{who} refused the content: {detail}")
             return InvalidRequest(f"{who} rejected the request: {detail}")
