@@ -5,6 +5,7 @@ Set STELLWERK_E2E_URL to run the suite against a stack that is already running i
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import socket
@@ -12,12 +13,17 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
+import yaml
+
+from models.catalogue import DEFAULT_CATALOGUE_PATH
+from tests.fake_providers.runner import serve_app
 
 READY_TIMEOUT_S = float(os.environ.get("STELLWERK_E2E_READY_TIMEOUT_S", "900"))
 STOP_TIMEOUT_S = 90.0
@@ -77,24 +83,55 @@ def session_processes(sid: int) -> list[str]:
     return alive
 
 
+# Remote catalogue entries pointed at local fakes of their providers (tests/fake_providers), each with
+# its own key variable so the real providers' entries stay unavailable and are never called.
+FAKE_REMOTES = {
+    "openai/gpt-4o-mini": ("openai_server", "/v1"),
+    "anthropic/claude-3.5-haiku": ("anthropic_server", ""),
+    "gemini/gemini-2.5-flash": ("gemini_server", ""),
+}
+FAKE_KEY_ENV = "STELLWERK_E2E_FAKE_KEY"
+
+
+@contextmanager
+def _fake_provider_catalogue(folder: Path) -> Iterator[Path]:
+    """A copy of the shipped catalogue whose FAKE_REMOTES call fake servers running in this process."""
+    raw = yaml.safe_load(DEFAULT_CATALOGUE_PATH.read_text())
+    with ExitStack() as servers:
+        for entry in raw["models"]:
+            if entry["id"] in FAKE_REMOTES:
+                module, path = FAKE_REMOTES[entry["id"]]
+                fake = importlib.import_module(f"tests.fake_providers.{module}")
+                app = fake.create_app(expected_key="test-key")
+                entry["remote"].update(base_url=servers.enter_context(serve_app(app)) + path,
+                                       model="tool-model", api_key_env=FAKE_KEY_ENV)
+        catalogue = folder / "catalogue.yaml"
+        catalogue.write_text(yaml.safe_dump(raw, sort_keys=False))
+        yield catalogue
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     external = os.environ.get("STELLWERK_E2E_URL")
     if external:
         yield Stack(external.rstrip("/"), None)
         return
-    log = tmp_path_factory.mktemp("stack") / "serve.log"
+    folder = tmp_path_factory.mktemp("stack")
+    log = folder / "serve.log"
     port = _free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stellwerk_cli.main", "serve", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        early = _wait_ready(url, proc, log)
-        yield Stack(url, log, early)
-    finally:
-        _stop(proc, log)
+    with _fake_provider_catalogue(folder) as catalogue:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "stellwerk_cli.main", "--catalogue", str(catalogue), "serve",
+                 "--port", str(port)],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, FAKE_KEY_ENV: "test-key"})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            early = _wait_ready(url, proc, log)
+            yield Stack(url, log, early)
+        finally:
+            _stop(proc, log)
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import CHAT_MODEL, EMBEDDING_MODEL, Stack
+from tests.e2e.conftest import CHAT_MODEL, EMBEDDING_MODEL, FAKE_REMOTES, Stack
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -25,7 +25,8 @@ def test_models_lists_local_models_and_auto(client: openai.OpenAI, stack: Stack)
     everything = httpx.get(stack.api + "/models", params={"all": "true"}).json()["data"]
     unavailable = {m["id"]: m["stellwerk"]["reason"] for m in everything if not m["stellwerk"]["available"]}
     assert "needs a GPU" in unavailable["gpt-oss-20b"]
-    assert "OPENAI_API_KEY" in unavailable["openai/gpt-4o-mini"]
+    assert "OPENAI_API_KEY" in unavailable["openai/gpt-4.1"]
+    assert set(FAKE_REMOTES) <= ids, "remote models whose key is set are listed"
 
 
 def test_chat_answers_with_the_real_model(client: openai.OpenAI) -> None:
@@ -177,3 +178,24 @@ def test_anthropic_sdk_is_answered_by_the_local_model(stack: Stack) -> None:
         with client.messages.stream(model=CHAT_MODEL, max_tokens=24, messages=FRANCE) as stream:
             streamed = "".join(stream.text_stream)
         assert "Paris" in streamed
+
+
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+@pytest.mark.parametrize("model", list(FAKE_REMOTES))
+def test_tool_calling_conversation_with_each_remote_provider(client: openai.OpenAI, model: str) -> None:
+    messages: list[dict[str, object]] = [{"role": "user", "content": "Weather in Paris?"}]
+    raw = client.chat.completions.with_raw_response.create(model=model, messages=messages,
+                                                           tools=[WEATHER_TOOL])
+    first = raw.parse()
+    assert raw.headers["x-stellwerk-model"] == model
+    assert float(raw.headers["x-stellwerk-cost"]) > 0
+    call = first.choices[0].message.tool_calls[0]
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    second = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
+    assert second.choices[0].message.content == "The tool said: sunny"
