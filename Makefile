@@ -16,7 +16,7 @@ test: prepare     ## lint, type-check, unit and end-to-end tests
 	bash scripts/test.sh
 
 test-unit: setup
-	$(PY) -m pytest tests/unit tests/conformance -q
+	$(PY) -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
 
 test-e2e: prepare
 	$(PY) -m pytest tests/e2e -q
@@ -26,4 +26,4 @@ lint: setup
 	.venv/bin/mypy
 
 bench: prepare    ## router + Ray Serve overhead vs the bare vLLM engine (minutes)
-	$(PY) -m benchmarks.first_numbers
+	$(PY) -m benchmarks.first_numbers --rounds 2

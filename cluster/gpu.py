@@ -47,9 +47,21 @@ class NvmlReader:
         return int(self._nvml.nvmlDeviceGetCount()) if self._ok else 0
 
     def read(self) -> list[GpuReading]:
+        """Every GPU that answers; one that fails (e.g. fell off the bus) is logged and skipped."""
         if not self._ok:
             return []
-        return [self._read_one(i) for i in range(self.count())]
+        readings = []
+        try:
+            count = self.count()
+        except self._nvml.NVMLError as exc:
+            logger.warning("NVML could not count the GPUs: %s", exc)
+            return []
+        for index in range(count):
+            try:
+                readings.append(self._read_one(index))
+            except self._nvml.NVMLError as exc:
+                logger.warning("NVML could not read GPU %d: %s", index, exc)
+        return readings
 
     def close(self) -> None:
         if self._ok:

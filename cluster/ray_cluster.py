@@ -29,14 +29,18 @@ def connect(address: str | None, num_cpus: int | None) -> None:
     logger.info("Ray %s and Serve started", "joined at " + address if address else "on this machine")
 
 
-def shutdown() -> None:
-    """Remove Stellwerk's Serve applications and stop (or leave) Ray. Safe to call twice."""
+def shutdown(joined: bool = False, apps: list[str] | None = None) -> None:
+    """Stop Serve and Ray on an embedded cluster. On a cluster we joined, other routers may share
+    the Serve applications: leave them running, only disconnect. Safe to call twice."""
     import ray
     from ray import serve
 
     if not ray.is_initialized():
         return
     try:
-        serve.shutdown()  # type: ignore[no-untyped-call]
+        if not joined:
+            serve.shutdown()  # type: ignore[no-untyped-call]
+        else:
+            logger.info("leaving the cluster; Serve applications %s keep running", apps or [])
     finally:
         ray.shutdown()

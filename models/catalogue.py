@@ -166,6 +166,10 @@ class ModelEntry(_Strict):
             raise ValueError("a local chat model needs 'engine'")
         if self.kind == "remote" and self.remote is None:
             raise ValueError("a remote model needs 'remote'")
+        if self.engine is not None and self.capabilities.context_length > self.engine.max_model_len:
+            raise ValueError(f"capabilities.context_length ({self.capabilities.context_length}) exceeds "
+                             f"engine.max_model_len ({self.engine.max_model_len}): the router would send "
+                             "prompts the engine refuses")
         return self
 
 

@@ -11,7 +11,7 @@ from models.availability import Availability
 from models.catalogue import GgufPackageWeights, ModelEntry
 from serving.llm_config import deployment_name, llm_config_kwargs
 
-__all__ = ["PlannedApp", "build_app", "deploy", "model_source", "plan_apps"]
+__all__ = ["PlannedApp", "build_app", "model_source", "plan_apps"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +66,3 @@ def build_app(app: PlannedApp, source: Path, engine_env: dict[str, str] | None =
                                 bind_kwargs={"engine_cls": StellwerkVLLMEngine},
                                 override_serve_options={"name": app.name})
 
-
-def deploy(apps: list[PlannedApp], cache_root: Path, show_progress: bool = True) -> None:
-    """Prepare weights and deploy each application; returns when all are running (or raises)."""
-    from ray import serve
-
-    for app in apps:
-        source = model_source(app, cache_root, show_progress)
-        logger.info("deploying %s (%s) from %s", app.entry.id, app.task, source)
-        serve.run(build_app(app, source), name=app.name, route_prefix=None)
-        logger.info("%s is running", app.entry.id)

@@ -157,8 +157,18 @@ def _is_context_error(message: str) -> bool:
 
 
 def _ray_failure(model_id: str, exc: Exception) -> StellwerkError:
+    """A replica that raised answers 502 (retrying will not help); one that is gone or not
+    reachable answers 503 (retry shortly)."""
     logger.warning("engine %s failed: %s: %s", model_id, type(exc).__name__, exc)
+    if _is_task_error(exc) or isinstance(exc, ValueError):
+        return EngineFailed(f"model {model_id!r} failed on this request ({type(exc).__name__})")
     return EngineUnavailable(f"model {model_id!r} is not reachable right now ({type(exc).__name__}); "
                              "retry shortly")
+
+
+def _is_task_error(exc: Exception) -> bool:
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
+
+    return isinstance(exc, RayTaskError) and not isinstance(exc, ActorDiedError | ActorUnavailableError)
 
 

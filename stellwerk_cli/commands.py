@@ -69,10 +69,14 @@ def status(args: argparse.Namespace) -> int:
 
     try:
         reply = httpx.get(args.url.rstrip("/") + "/status", timeout=10)
+        body = reply.json()
     except httpx.HTTPError as exc:
         print(f"stellwerk: no router answers at {args.url} ({type(exc).__name__})", file=sys.stderr)
         return 1
-    body = reply.json()
+    except ValueError:
+        print(f"stellwerk: {args.url} answered {reply.status_code} without Stellwerk's status JSON; "
+              "is it a Stellwerk router?", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(body, indent=2))
     else:
@@ -151,7 +155,7 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         logger.info("stopping: removing deployments and Ray")
         watcher.stop()
-        ray_cluster.shutdown()
+        ray_cluster.shutdown(joined=args.ray_address is not None, apps=[a.name for a in apps])
         gpus.close()
     return 0
 

@@ -60,13 +60,18 @@ def _message(message: AnthropicMessage) -> list[dict[str, Any]]:
 
 def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
-    calls = [{"id": b["id"], "type": "function",
-              "function": {"name": b["name"], "arguments": json.dumps(b.get("input", {}))}}
-             for b in blocks if b.get("type") == "tool_use"]
+    calls = [_tool_use(b) for b in blocks if b.get("type") == "tool_use"]
     out: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
         out["tool_calls"] = calls
     return out
+
+
+def _tool_use(block: dict[str, Any]) -> dict[str, Any]:
+    if not block.get("id") or not block.get("name"):
+        raise InvalidRequest("a tool_use block needs an id and a name", param="messages")
+    return {"id": block["id"], "type": "function",
+            "function": {"name": block["name"], "arguments": json.dumps(block.get("input", {}))}}
 
 
 def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

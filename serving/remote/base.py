@@ -32,6 +32,7 @@ from serving.errors import (
     UpstreamAuthFailed,
     UpstreamTimeout,
 )
+from serving.remote.sse import DEADLINE_EXTENSION, DeadlineExceeded
 
 __all__ = ["DEFAULT_TIMEOUTS", "ProviderError", "RemoteChatEngine", "Timeouts", "retry_after_seconds"]
 
@@ -106,8 +107,15 @@ class RemoteChatEngine(ABC):
         return self.endpoint.base_url.rstrip("/") + path
 
     async def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
-        http_request = self.build_request(request, self._key)
+        try:
+            http_request = self.build_request(request, self._key)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed message shape
+            raise InvalidRequest(f"{self._who()}: the request cannot be translated "
+                                 f"({type(exc).__name__}: {exc})", param="messages") from None
         http_request.extensions["timeout"] = self._timeouts.httpx().as_dict()
+        # NOTE: read by serving.remote.sse.iter_sse on every line, keep-alives included, so a stream
+        # that only pings still ends at the total timeout.
+        http_request.extensions[DEADLINE_EXTENSION] = time.monotonic() + self._timeouts.total_s
         self._in_flight += 1
         try:
             response = await self._send(http_request)
@@ -127,19 +135,22 @@ class RemoteChatEngine(ABC):
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"{self._who()} is unreachable ({type(exc).__name__})") from None
         if response.status_code >= 400:
-            body = await response.aread()
-            await response.aclose()
+            try:
+                body = await response.aread()
+            except httpx.HTTPError:
+                body = b""
+            finally:
+                await response.aclose()
             raise self._error(response.status_code, body, response.headers)
         return response
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[ChatChunk]:
-        deadline = time.monotonic() + self._timeouts.total_s
         try:
             async for chunk in self.parse_stream(response):
-                if time.monotonic() > deadline:
-                    raise UpstreamTimeout(
-                        f"{self._who()} took longer than {self._timeouts.total_s:g} s in all")
                 yield chunk
+        except DeadlineExceeded:
+            raise UpstreamTimeout(
+                f"{self._who()} took longer than {self._timeouts.total_s:g} s in all") from None
         except StellwerkError:
             raise
         except httpx.TimeoutException:

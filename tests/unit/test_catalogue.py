@@ -198,3 +198,17 @@ def test_a_file_without_models_is_rejected(tmp_path: Path) -> None:
     message = load_error(path)
 
     assert "models" in message
+
+
+def test_a_local_context_longer_than_the_engine_allows_is_rejected() -> None:
+    from models.catalogue import ModelEntry
+
+    with pytest.raises(ValueError, match="max_model_len"):
+        ModelEntry.model_validate({
+            "id": "m", "kind": "local", "provider": "p", "license": "l",
+            "weights": {"type": "hf-hub", "repo": "org/m"},
+            "engine": {"max_model_len": 4096},
+            "capabilities": {"context_length": 8192},
+            "pricing": {"input_per_mtok": 0, "output_per_mtok": 0},
+            "residency": {"jurisdiction": "on-prem", "leaves_premises": False},
+        })

@@ -33,3 +33,40 @@ async def test_a_400_mentioning_safety_is_not_a_content_filter() -> None:
     error = await _error_for({"error": {"message": "Invalid safety_identifier",
                                         "type": "invalid_request_error", "code": "invalid_value"}})
     assert type(error) is InvalidRequest
+
+
+async def test_a_stream_of_keepalives_still_ends_at_the_total_timeout() -> None:
+    import asyncio
+
+    from serving.errors import UpstreamTimeout
+    from serving.remote.base import Timeouts
+
+    async def pings():  # type: ignore[no-untyped-def]
+        while True:
+            yield b": keep-alive\n\n"
+            await asyncio.sleep(0.02)
+
+    entry = load_catalogue().get("anthropic/claude-sonnet-4")
+    assert entry is not None
+    transport = httpx.MockTransport(lambda _: httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=pings()))
+    async with httpx.AsyncClient(transport=transport) as client:
+        engine = adapter_class("anthropic")(entry, "key", client, Timeouts(read_s=5, total_s=0.3))
+        with pytest.raises(UpstreamTimeout):
+            await asyncio.wait_for(_drain(engine), timeout=5)
+
+
+async def _drain(engine: object) -> None:
+    async for _ in engine.chat({"model": "m", "messages": [{"role": "user", "content": "hi"}]}):  # type: ignore[attr-defined]
+        pass
+
+
+async def test_an_untranslatable_message_is_400_not_500() -> None:
+    entry = load_catalogue().get("gemini/gemini-2.5-flash")
+    assert entry is not None
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(500))) as client:
+        engine = adapter_class("gemini")(entry, "key", client)
+        with pytest.raises(InvalidRequest):
+            async for _ in engine.chat({"model": "m", "messages": [
+                    {"role": "user", "content": [{"type": "text"}, {"type": "image_url"}]}]}):
+                pass

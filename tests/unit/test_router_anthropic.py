@@ -149,3 +149,15 @@ def test_missing_max_tokens_is_400_in_anthropic_shape(echo: FakeChatEngine) -> N
     body = reply.json()
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
     assert "max_tokens" in body["error"]["message"]
+
+
+def test_a_tool_use_block_without_id_is_400(echo: FakeChatEngine) -> None:
+    stack = build_stack([echo])
+    with serve_app(stack.app) as url:
+        reply = httpx.post(url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": 5,
+            "messages": [{"role": "user", "content": "hi"},
+                         {"role": "assistant", "content": [{"type": "tool_use", "name": "f", "input": {}}]},
+                         {"role": "user", "content": "and?"}]})
+    assert reply.status_code == 400
+    assert reply.json()["error"]["type"] == "invalid_request_error"
