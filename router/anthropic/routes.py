@@ -9,6 +9,7 @@ from router.anthropic.schemas import MessagesRequest
 from router.anthropic.stream import message_id, to_anthropic_events, to_anthropic_message
 from router.anthropic.translate import to_openai_request
 from router.cancellation import cancel_on_disconnect
+from router.chat.routes import cost_headers
 from router.chat.service import ChatService
 from router.http import validation_error
 from router.schemas import ChatCompletionRequest
@@ -37,4 +38,5 @@ async def create_message(body: MessagesRequest, request: Request) -> Response:
         return StreamingResponse(named_sse_stream(events), media_type="text/event-stream",
                                  headers={**headers, "cache-control": "no-cache"})
     completion = await cancel_on_disconnect(request, run.complete())
-    return JSONResponse(to_anthropic_message(completion, msg_id), headers=headers)
+    message = {**to_anthropic_message(completion, msg_id), "stellwerk": completion["stellwerk"]}
+    return JSONResponse(message, headers={**headers, **cost_headers(run)})

@@ -10,7 +10,7 @@ from router.chat.service import ChatRun, ChatService
 from router.schemas import ChatCompletionRequest
 from router.sse import sse_stream
 
-__all__ = ["router"]
+__all__ = ["cost_headers", "router"]
 
 router = APIRouter()
 
@@ -24,11 +24,16 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
         return StreamingResponse(sse_stream(run.stream_events()), media_type="text/event-stream",
                                  headers={**headers, "cache-control": "no-cache"})
     answer = await cancel_on_disconnect(request, run.complete())
-    if run.cost is not None:
-        headers["x-stellwerk-cost"] = f"{run.cost:.10f}".rstrip("0").rstrip(".") or "0"
-        headers["x-stellwerk-cost-currency"] = run.entry.pricing.currency
-    return JSONResponse(answer, headers=headers)
+    return JSONResponse(answer, headers={**headers, **cost_headers(run)})
 
 
 def _route_headers(run: ChatRun) -> dict[str, str]:
     return {"x-stellwerk-model": run.model_id, "x-stellwerk-route": run.route}
+
+
+def cost_headers(run: ChatRun) -> dict[str, str]:
+    """The finished run's cost, for answers whose headers go out after the engine is done."""
+    if run.cost is None:
+        return {}
+    return {"x-stellwerk-cost": f"{run.cost:.10f}".rstrip("0").rstrip(".") or "0",
+            "x-stellwerk-cost-currency": run.entry.pricing.currency}

@@ -161,3 +161,13 @@ def test_a_tool_use_block_without_id_is_400(echo: FakeChatEngine) -> None:
                          {"role": "user", "content": "and?"}]})
     assert reply.status_code == 400
     assert reply.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_non_streaming_messages_report_their_cost(echo: FakeChatEngine) -> None:
+    stack = build_stack([echo])
+    with serve_app(stack.app) as url:
+        reply = httpx.post(url + "/v1/messages", json={
+            "model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+    assert reply.status_code == 200
+    assert reply.headers["x-stellwerk-cost"] == "0"  # a local model: priced 0 until the cost model
+    assert reply.json()["stellwerk"]["currency"] == "USD"
