@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from cluster.telemetry import TelemetrySampler
 from router.anthropic.routes import router as anthropic_router
 from router.chat.routes import router as chat_router
 from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
@@ -29,13 +30,24 @@ def create_app(
     first_chunk_timeout_s: float = DEFAULT_FIRST_CHUNK_TIMEOUT_S,
     on_shutdown: Callable[[], object] | None = None,
     status_provider: Callable[[], dict[str, Any]] | None = None,
+    telemetry: TelemetrySampler | None = None,
 ) -> FastAPI:
-    """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine."""
+    """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
+
+    `telemetry` samples the chat engines' load (and GPUs) while the app runs; by default every chat
+    engine, without GPUs. Its snapshot feeds `/status` and the load gauges of `/metrics`.
+    """
     metrics = metrics or RouterMetrics()
+    telemetry = telemetry or TelemetrySampler(
+        {e.id: engines_by_id[e.id] for e in registry.chat_candidates()})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        telemetry.start(metrics.record_telemetry)
+        try:
+            yield
+        finally:
+            await telemetry.stop()
         if on_shutdown is not None:
             result = on_shutdown()
             if inspect.isawaitable(result):
@@ -46,7 +58,8 @@ def create_app(
     app.state.registry = registry
     app.state.engines_by_id = engines_by_id
     app.state.metrics = metrics
-    app.state.status_provider = status_provider or (lambda: {"deployments": {}, "gpus": []})
+    app.state.status_provider = status_provider or (lambda: {"deployments": {}})
+    app.state.telemetry = telemetry
     app.state.chat_service = ChatService(registry, metrics, first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
     for router in (chat_router, anthropic_router, embeddings_router, system_router):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from cluster.telemetry import TelemetrySnapshot
 from router.registry import AUTO, ModelRegistry, RegisteredModel
 from serving.errors import StellwerkError
 
@@ -46,29 +47,13 @@ async def ready(request: Request) -> JSONResponse:
 
 @router.get("/status")
 async def status(request: Request) -> JSONResponse:
-    """Deployments, replicas, GPUs and per-model health (what `stellwerk status` prints)."""
+    """Deployments, per-model health, and the latest telemetry sample: each chat engine's queue and
+    the GPUs (what `stellwerk status` prints)."""
     models = await _model_health(request)
     report = request.app.state.status_provider()
+    snapshot: TelemetrySnapshot = request.app.state.telemetry.latest
     ready = bool(models) and all(r == "ok" for r in models.values())
-    return JSONResponse({"ready": ready, "models": models, "engines": await _engine_stats(request),
-                         **report})
-
-
-async def _engine_stats(request: Request) -> dict[str, Any]:
-    """Live queue depth of each chat engine, read from the engine itself."""
-    engines = request.app.state.engines_by_id
-    registry: ModelRegistry = request.app.state.registry
-    chat_ids = [e.id for e in registry.chat_candidates()]
-
-    async def one(model_id: str) -> dict[str, Any]:
-        try:
-            stats = await asyncio.wait_for(engines[model_id].stats(), timeout=_HEALTH_TIMEOUT_S)
-        except (StellwerkError, TimeoutError) as exc:
-            return {"error": getattr(exc, "message", "timed out")}
-        return {"running": stats.running, "waiting": stats.waiting, "replicas": stats.replicas}
-
-    results = await asyncio.gather(*(one(m) for m in chat_ids))
-    return dict(zip(chat_ids, results, strict=True))
+    return JSONResponse({"ready": ready, "models": models, **report, **snapshot.to_json()})
 
 
 async def _model_health(request: Request) -> dict[str, str]:

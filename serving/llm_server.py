@@ -11,8 +11,9 @@ objects. We subclass it rather than write our own engine wrapper, and add only:
 * `chat_from_dict`: takes the request as a plain dict and builds vLLM's `ChatCompletionRequest` inside
   the replica, so the router process never imports vLLM (seconds of start-up and ~1 GiB saved), and
   returns chunks as JSON strings (one `json.loads` in the router, no SSE re-parsing).
-* `engine_stats`: the engine's own count of unfinished requests, for queue-depth telemetry and for
-  proving that a cancelled stream stops generating.
+* `engine_stats`: the engine's own queue — unfinished requests (AsyncLLM's count, which also proves
+  that a cancelled stream stops generating), and running / waiting requests and KV-cache usage from
+  vLLM's scheduler stats (`serving.scheduler_stats`) — for the router's telemetry.
 
 This module is imported inside Ray workers, where vLLM is installed.
 """
@@ -25,11 +26,16 @@ from typing import Any
 from ray.llm._internal.serve.engines.vllm.vllm_engine import VLLMEngine
 from ray.serve.llm import LLMServer
 
+from serving.scheduler_stats import LatestSchedulerStats, attach_scheduler_stats, engine_stats_reply
+
 __all__ = ["StellwerkLLMServer", "StellwerkVLLMEngine"]
 
 
 class StellwerkVLLMEngine(VLLMEngine):
-    """Ray's vLLM engine, with vLLM's single-process executor for one-device CPU engines."""
+    """Ray's vLLM engine, with vLLM's single-process executor for one-device CPU engines, and the
+    newest scheduler stats of its AsyncLLM in `scheduler_stats` (None if vLLM's stats are off)."""
+
+    scheduler_stats: LatestSchedulerStats | None = None
 
     # NOTE: overrides a private hook of ray 2.60's VLLMEngine (ray is pinned); the engine test in
     # tests/e2e fails if a Ray upgrade changes it.
@@ -42,6 +48,11 @@ class StellwerkVLLMEngine(VLLMEngine):
         return engine_args, frontend_args, vllm_config
 
     def _start_async_llm_engine(self, engine_args: Any, vllm_config: Any, placement_group: Any) -> Any:
+        client = self._build_async_llm(engine_args, vllm_config, placement_group)
+        self.scheduler_stats = attach_scheduler_stats(client)
+        return client
+
+    def _build_async_llm(self, engine_args: Any, vllm_config: Any, placement_group: Any) -> Any:
         if vllm_config.parallel_config.distributed_executor_backend != "uni":
             return super()._start_async_llm_engine(engine_args, vllm_config, placement_group)
         # The multiprocess executor binds its worker's OpenMP threads (VLLM_CPU_OMP_THREADS_BIND);
@@ -50,6 +61,7 @@ class StellwerkVLLMEngine(VLLMEngine):
 
         with OMPProcessManager(vllm_config).configure_omp_envs(rank=0, local_rank=0):
             return super()._start_async_llm_engine(engine_args, vllm_config, placement_group)
+
 
 _SSE_PREFIX = "data: "
 
@@ -73,12 +85,14 @@ class StellwerkLLMServer(LLMServer):
         async for batch in stream:
             yield [_unwrap(item) for item in (batch if isinstance(batch, list) else [batch])]
 
-    async def engine_stats(self) -> dict[str, float]:
-        """Requests the engine holds (running or waiting), read from vLLM's AsyncLLM."""
+    async def engine_stats(self) -> dict[str, float | None]:
+        """This replica's queue: `unfinished`, `running`, `waiting`, `kv_cache_usage` (0..1 or None)
+        and `ready` (0 while the engine is starting)."""
         client = getattr(self.engine, "_engine_client", None)
         if client is None:
-            return {"unfinished": 0.0, "ready": 0.0}
-        return {"unfinished": float(client.get_num_unfinished_requests()), "ready": 1.0}
+            return {"unfinished": 0.0, "running": 0.0, "waiting": 0.0, "kv_cache_usage": None, "ready": 0.0}
+        scheduler = getattr(self.engine, "scheduler_stats", None)
+        return engine_stats_reply(client.get_num_unfinished_requests(), scheduler)
 
 
 def _unwrap(item: Any) -> str | dict[str, Any]:

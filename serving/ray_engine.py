@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 from serving.engine import ChatChunk, EmbeddingResult, EngineStats, Usage
@@ -21,7 +21,7 @@ from serving.errors import (
     StellwerkError,
 )
 
-__all__ = ["HandleProvider", "RayChatEngine", "RayEmbeddingEngine", "chunk_from_openai"]
+__all__ = ["HandleProvider", "RayChatEngine", "RayEmbeddingEngine", "ReplicaCounter", "chunk_from_openai"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,24 @@ class HandleProvider(Protocol):
     def __call__(self, app_name: str) -> Any: ...
 
 
+ReplicaCounter = Callable[[str], int]
+"""Returns how many replicas of a Serve application are RUNNING."""
+
+
+def _one_replica(_: str) -> int:
+    return 1
+
+
 class RayChatEngine:
     """A chat model deployed as a `StellwerkLLMServer` Serve application."""
 
-    def __init__(self, model_id: str, app_name: str, handles: HandleProvider, context_length: int) -> None:
+    def __init__(self, model_id: str, app_name: str, handles: HandleProvider, context_length: int,
+                 replicas: ReplicaCounter = _one_replica) -> None:
         self.model_id = model_id
         self._app = app_name
         self._handles = handles
         self._context_length = context_length
+        self._replicas = replicas
 
     async def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
         body = {**request, "model": self.model_id, "stream": True,
@@ -74,12 +84,17 @@ class RayChatEngine:
             raise _ray_failure(self.model_id, exc) from exc
 
     async def stats(self) -> EngineStats:
+        """The queue of the replica Serve routes this call to (with one replica, the whole queue)
+        and the application's RUNNING replica count."""
         handle = self._handles(self._app)
         try:
             raw = await handle.engine_stats.remote()
         except Exception as exc:
             raise _ray_failure(self.model_id, exc) from exc
-        return EngineStats(running=int(raw["unfinished"]), waiting=0, replicas=1)
+        usage = raw.get("kv_cache_usage")
+        return EngineStats(running=int(raw.get("running", raw["unfinished"])),
+                           waiting=int(raw.get("waiting") or 0), replicas=self._replicas(self._app),
+                           kv_cache_usage=None if usage is None else float(usage))
 
 
 class RayEmbeddingEngine:

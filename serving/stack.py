@@ -9,10 +9,10 @@ from models.availability import Availability
 from serving.deploy import PlannedApp
 from serving.engine import ChatEngine, EmbeddingEngine
 from serving.errors import EngineUnavailable
-from serving.ray_engine import HandleProvider, RayChatEngine, RayEmbeddingEngine
+from serving.ray_engine import HandleProvider, RayChatEngine, RayEmbeddingEngine, ReplicaCounter
 from serving.remote.registry import ProviderClients, create_remote_engine
 
-__all__ = ["remote_engines", "serve_engines", "status_aware_handles"]
+__all__ = ["remote_engines", "running_replicas", "serve_engines", "status_aware_handles"]
 
 
 def status_aware_handles(watcher: ServeStatusWatcher) -> HandleProvider:
@@ -34,14 +34,24 @@ def status_aware_handles(watcher: ServeStatusWatcher) -> HandleProvider:
     return provide
 
 
-def serve_engines(apps: list[PlannedApp], handles: HandleProvider
+def running_replicas(watcher: ServeStatusWatcher) -> ReplicaCounter:
+    """RUNNING replicas of an application, from the watcher's latest Serve status (0 if unknown)."""
+
+    def count(app_name: str) -> int:
+        status = watcher.get(app_name)
+        return status.replicas.get("RUNNING", 0) if status is not None else 0
+
+    return count
+
+
+def serve_engines(apps: list[PlannedApp], handles: HandleProvider, replicas: ReplicaCounter
                   ) -> tuple[dict[str, ChatEngine], dict[str, EmbeddingEngine]]:
     chat: dict[str, ChatEngine] = {}
     embed: dict[str, EmbeddingEngine] = {}
     for app in apps:
         if app.task == "chat":
             chat[app.entry.id] = RayChatEngine(app.entry.id, app.name, handles,
-                                               app.entry.capabilities.context_length)
+                                               app.entry.capabilities.context_length, replicas)
         else:
             embed[app.entry.id] = RayEmbeddingEngine(app.entry.id, app.name, handles)
     return chat, embed

@@ -94,12 +94,24 @@ def _print_status(body: dict[str, Any]) -> None:
     print("models:")
     for model_id, health in sorted(body.get("models", {}).items()):
         print(f"  {model_id:36} {health}")
+    print("engine queues:")
+    for model_id, load in sorted(body.get("engines", {}).items()):
+        print(f"  {model_id:36} {_queue_line(load)}")
     gpus = body.get("gpus") or []
     print("gpus:" + ("" if gpus else " none (NVML not available on this machine)"))
     for g in gpus:
         used, total = g["memory_used_bytes"] / 2**30, g["memory_total_bytes"] / 2**30
         print(f"  [{g['index']}] {g['name']}: {g['utilization_pct']:.0f}% busy, "
               f"{used:.1f}/{total:.1f} GiB, {g['power_watts']} W, {g['temperature_c']} C")
+
+
+def _queue_line(load: dict[str, Any]) -> str:
+    if "error" in load:
+        return f"unknown ({load['error']})"
+    usage = load.get("kv_cache_usage")
+    kv = "?" if usage is None else f"{100 * usage:.0f}%"
+    return (f"{load.get('running', 0)} running, {load.get('waiting', 0)} waiting, KV cache {kv}, "
+            f"{load.get('replicas', 0)} replicas")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -109,11 +121,12 @@ def serve(args: argparse.Namespace) -> int:
     from cluster import ray_cluster
     from cluster.gpu import NvmlReader
     from cluster.serve_status import ServeStatusWatcher
+    from cluster.telemetry import TelemetrySampler
     from router.app import create_app
     from router.registry import ModelRegistry
     from serving.deploy import build_app, model_source, plan_apps
     from serving.remote.registry import ProviderClients
-    from serving.stack import remote_engines, serve_engines, status_aware_handles
+    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
 
     signal.signal(signal.SIGTERM, _exit_on_signal)
     gpus = NvmlReader()
@@ -127,7 +140,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         ray_cluster.connect(args.ray_address, args.num_cpus)
         watcher.start()
-        chat, embed = serve_engines(apps, status_aware_handles(watcher))
+        chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
         chat.update(remote_engines(availabilities, clients))
         registry = ModelRegistry(availabilities, chat, embed)
 
@@ -145,11 +158,11 @@ def serve(args: argparse.Namespace) -> int:
         threading.Thread(target=deploy_all, name="deployer", daemon=True).start()
 
         def status_report() -> dict[str, Any]:
-            return {"deployments": {n: asdict(s) for n, s in watcher.all().items()},
-                    "gpus": [asdict(r) for r in gpus.read()]}
+            return {"deployments": {n: asdict(s) for n, s in watcher.all().items()}}
 
+        telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
         app = create_app(registry, {**chat, **embed}, status_provider=status_report,
-                         on_shutdown=clients.aclose)
+                         on_shutdown=clients.aclose, telemetry=telemetry)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:

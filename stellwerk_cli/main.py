@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cluster.telemetry import DEFAULT_INTERVAL_S
 from models.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError
 
 __all__ = ["main"]
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-pin-cpus", dest="pin_cpus", action="store_false",
                        help="do not keep the router and Ray off the CPU engines' cores "
                             "(by default they share the one core vLLM reserves for them)")
+    serve.add_argument("--telemetry-interval", type=_positive_float, default=DEFAULT_INTERVAL_S,
+                       metavar="SECONDS",
+                       help="how often engine queues and GPUs are sampled for /status and /metrics "
+                            f"(default {DEFAULT_INTERVAL_S:g})")
 
     status = sub.add_parser("status", help="show deployments, replicas, GPUs and health of a running router",
                             description="Ask a running Stellwerk router for its status.")
@@ -58,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
                             description="List every catalogue entry, available or not, with the reason.")
     models.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

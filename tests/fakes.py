@@ -20,6 +20,7 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from cluster.telemetry import TelemetrySampler
 from models.availability import Availability
 from models.catalogue import Catalogue, load_catalogue
 from router.app import create_app
@@ -51,6 +52,8 @@ class FakeChatEngine:
     * `error` + `fail_after`: raise `error` after `fail_after` words (0: before the first chunk).
     * `unavailable`: a reason; `chat`, `check_health` and `stats` raise `EngineUnavailable(reason)`.
     * `hang`: never send the first chunk. `empty`: end the stream without any chunk.
+    * `stats()` reports `active` streams as running, plus the scripted `waiting`, `replicas` and
+      `kv_cache_usage`; `stats_error` makes it raise that error instead.
     """
 
     def __init__(
@@ -63,8 +66,16 @@ class FakeChatEngine:
         unavailable: str | None = None,
         hang: bool = False,
         empty: bool = False,
+        waiting: int = 0,
+        replicas: int = 1,
+        kv_cache_usage: float | None = None,
+        stats_error: BaseException | None = None,
     ) -> None:
         self.model_id = model_id
+        self.waiting = waiting
+        self.replicas = replicas
+        self.kv_cache_usage = kv_cache_usage
+        self.stats_error = stats_error
         self.delay_s = delay_s
         self.error = error
         self.fail_after = fail_after
@@ -128,7 +139,10 @@ class FakeChatEngine:
     async def stats(self) -> EngineStats:
         if self.unavailable is not None:
             raise EngineUnavailable(self.unavailable)
-        return EngineStats(running=self.active, waiting=0, replicas=1)
+        if self.stats_error is not None:
+            raise self.stats_error
+        return EngineStats(running=self.active, waiting=self.waiting, replicas=self.replicas,
+                           kv_cache_usage=self.kv_cache_usage)
 
 
 class FakeEmbeddingEngine:
@@ -171,6 +185,12 @@ class FakeStack:
     catalogue: Catalogue
     chat: dict[str, FakeChatEngine]
     embed: dict[str, FakeEmbeddingEngine]
+
+    @property
+    def telemetry(self) -> TelemetrySampler:
+        """The app's sampler; tests call `await stack.telemetry.sample()` (ASGI tests run no lifespan)."""
+        sampler: TelemetrySampler = self.app.state.telemetry
+        return sampler
 
 
 def build_stack(

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import time
+from typing import Any
 
 import anthropic
 import httpx
@@ -130,8 +131,21 @@ async def test_sixteen_concurrent_requests_are_all_answered(aclient: openai.Asyn
     assert len(answers) == 16
 
 
+def _queue(stack: Stack) -> dict[str, Any]:
+    queue: dict[str, Any] = httpx.get(stack.base_url + "/status", timeout=30).json()["engines"][CHAT_MODEL]
+    return queue
+
+
 def _running(stack: Stack) -> int:
-    return int(httpx.get(stack.base_url + "/status", timeout=30).json()["engines"][CHAT_MODEL]["running"])
+    return int(_queue(stack).get("running", -1))  # -1: the sample could not read the engine
+
+
+def _wait_for_running(stack: Stack, expected: int, timeout_s: float, message: str) -> None:
+    """/status shows the telemetry sampled every 2 s: poll until it shows `expected`."""
+    deadline = time.monotonic() + timeout_s
+    while _running(stack) != expected:
+        assert time.monotonic() < deadline, message
+        time.sleep(0.5)
 
 
 def test_client_disconnect_mid_stream_stops_the_engine(stack: Stack) -> None:
@@ -144,12 +158,12 @@ def test_client_disconnect_mid_stream_stops_the_engine(stack: Stack) -> None:
         lines = reply.iter_lines()
         pieces = [line for line in (next(lines) for _ in range(12)) if line.startswith("data: ")]
         assert len(pieces) >= 3
-        assert _running(stack) == 1
+        _wait_for_running(stack, 1, 10, "the engine's queue never showed the running request")
+        queue = _queue(stack)
+        assert queue["waiting"] == 0 and queue["replicas"] == 1
+        assert 0 < queue["kv_cache_usage"] <= 1, queue
     # 1000 tokens take minutes on a CPU: if the engine kept generating, this would stay 1.
-    deadline = time.monotonic() + 15
-    while _running(stack) != 0:
-        assert time.monotonic() < deadline, "the engine kept generating after the client left"
-        time.sleep(0.5)
+    _wait_for_running(stack, 0, 15, "the engine kept generating after the client left")
 
 
 def test_metrics_count_requests_by_model(stack: Stack, client: openai.OpenAI) -> None:

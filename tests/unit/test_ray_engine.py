@@ -311,11 +311,31 @@ async def test_a_missing_deployment_is_engine_unavailable() -> None:
 
 
 @pytest.mark.asyncio
-async def test_check_health_and_stats() -> None:
-    engine, _ = chat_engine(FakeHandle(health=None, stats={"unfinished": 3.0, "ready": 1.0}))
+async def test_check_health_and_stats_from_the_engines_scheduler_and_the_replica_count() -> None:
+    reply = {"unfinished": 5.0, "running": 3.0, "waiting": 2.0, "kv_cache_usage": 0.25, "ready": 1.0}
+    asked: list[str] = []
+
+    def two_replicas(app: str) -> int:
+        asked.append(app)
+        return 2
+
+    engine = RayChatEngine(MODEL, APP, Handles(FakeHandle(health=None, stats=reply)), CONTEXT,
+                           replicas=two_replicas)
 
     await engine.check_health()
-    assert await engine.stats() == EngineStats(running=3, waiting=0, replicas=1)
+    assert await engine.stats() == EngineStats(running=3, waiting=2, replicas=2, kv_cache_usage=0.25)
+    assert asked == [APP]
+
+
+@pytest.mark.asyncio
+async def test_stats_without_scheduler_stats_count_every_unfinished_request_as_running() -> None:
+    engine, _ = chat_engine(FakeHandle(stats={"unfinished": 3.0, "ready": 1.0}))
+
+    assert await engine.stats() == EngineStats(running=3, waiting=0, replicas=1, kv_cache_usage=None)
+
+    engine, _ = chat_engine(FakeHandle(stats={"unfinished": 1.0, "running": 1.0, "waiting": 0.0,
+                                              "kv_cache_usage": None, "ready": 1.0}))
+    assert await engine.stats() == EngineStats(running=1, waiting=0, replicas=1, kv_cache_usage=None)
 
 
 @pytest.mark.asyncio

@@ -114,9 +114,10 @@ async def test_ready_without_any_model_is_503() -> None:
 
 
 async def test_status_reports_health_engine_load_and_the_providers_report() -> None:
-    report = {"deployments": {"llm-gemma-3-270m": {"status": "RUNNING"}}, "gpus": []}
+    report = {"deployments": {"llm-gemma-3-270m": {"status": "RUNNING"}}}
     stack = build_stack([FakeChatEngine(GEMMA), FakeChatEngine("openai/gpt-4o-mini", unavailable="down")],
                         [FakeEmbeddingEngine(MINILM)], status_provider=lambda: report)
+    await stack.telemetry.sample()
     async with asgi_client(stack.app) as client:
         response = await client.get("/status")
 
@@ -124,7 +125,7 @@ async def test_status_reports_health_engine_load_and_the_providers_report() -> N
     body = response.json()
     assert body["ready"] is False
     assert body["models"] == {GEMMA: "ok", "openai/gpt-4o-mini": "down", MINILM: "ok"}
-    assert body["engines"] == {GEMMA: {"running": 0, "waiting": 0, "replicas": 1},
+    assert body["engines"] == {GEMMA: {"running": 0, "waiting": 0, "kv_cache_usage": None, "replicas": 1},
                                "openai/gpt-4o-mini": {"error": "down"}}
     assert body["deployments"] == report["deployments"]
     assert body["gpus"] == []

@@ -151,3 +151,16 @@ def test_read_serve_status_sums_replica_states_over_deployments(monkeypatch: pyt
         APP: AppStatus(APP, "RUNNING", "", {"RUNNING": 3, "STARTING": 1}),
         "llm-other": AppStatus("llm-other", "DEPLOYING", "waiting for resources", {}),
     }
+
+
+def test_running_replicas_counts_the_watchers_running_replicas(
+        make_watcher: Callable[..., ServeStatusWatcher]) -> None:
+    from serving.stack import running_replicas
+
+    scaling = {APP: AppStatus(APP, "RUNNING", "", {"RUNNING": 2, "STARTING": 1})}
+    watcher = make_watcher(lambda: dict(scaling))
+    watcher.start()
+    count = running_replicas(watcher)
+
+    assert count(APP) == 2
+    assert count("llm-not-deployed") == 0
