@@ -77,11 +77,7 @@ class RayChatEngine:
                 responses.cancel()
 
     async def check_health(self) -> None:
-        handle = self._handles(self._app)
-        try:
-            await handle.check_health.remote()
-        except Exception as exc:
-            raise _ray_failure(self.model_id, exc) from exc
+        await _check_health(self._handles, self._app, self.model_id)
 
     async def stats(self) -> EngineStats:
         """The queue of the replica Serve routes this call to (with one replica, the whole queue)
@@ -114,11 +110,16 @@ class RayEmbeddingEngine:
         return EmbeddingResult(vectors=raw["vectors"], prompt_tokens=int(raw["prompt_tokens"]))
 
     async def check_health(self) -> None:
-        handle = self._handles(self._app)
-        try:
-            await handle.check_health.remote()
-        except Exception as exc:
-            raise _ray_failure(self.model_id, exc) from exc
+        await _check_health(self._handles, self._app, self.model_id)
+
+
+async def _check_health(handles: HandleProvider, app: str, model_id: str) -> None:
+    """The replica's own health check (both deployment kinds expose `check_health`)."""
+    handle = handles(app)
+    try:
+        await handle.check_health.remote()
+    except Exception as exc:
+        raise _ray_failure(model_id, exc) from exc
 
 
 def _chunks(item: str | dict[str, Any], context_length: int) -> list[ChatChunk]:
