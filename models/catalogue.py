@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from models.yaml_lines import line_of
+
 __all__ = [
     "DEFAULT_CATALOGUE_PATH",
     "Capabilities",
@@ -220,7 +222,7 @@ def _describe(path: Path, text: str, raw: object, exc: ValidationError) -> str:
         loc = err["loc"]
         where = ".".join(str(part) for part in loc) or "(top level)"
         entry = _entry_name(raw, loc)
-        line = _line_of(text, loc)
+        line = line_of(text, loc)
         prefix = f"  line {line}: " if line else "  "
         lines.append(f"{prefix}{where}{entry}: {err['msg']}")
     return "\n".join(lines)
@@ -232,22 +234,3 @@ def _entry_name(raw: object, loc: tuple[int | str, ...]) -> str:
         if isinstance(models, list) and loc[1] < len(models) and isinstance(models[loc[1]], dict):
             return f" (model {models[loc[1]].get('id', '?')!r})"
     return ""
-
-
-def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """Best-effort line number of the YAML node at `loc` (1-based), using the composed node tree."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            match = [v for k, v in node.value if k.value == part]
-            if not match:
-                break
-            node = match[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            break
-    return None if node is None else node.start_mark.line + 1
