@@ -1,0 +1,58 @@
+"""An on-disk cache of training embeddings, so re-training does not re-embed ~18k prompts.
+
+Training-time only. Keys are SHA-1 digests of (embedder id, its token window, classified text);
+the file is one .npz holding the keys and the float32 vectors, rewritten after each batch of new texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from router.features.embedder import Embedder
+
+__all__ = ["EmbeddingCache"]
+
+_log = logging.getLogger(__name__)
+_BATCH = 512
+
+
+class EmbeddingCache:
+    """Embeds texts through `embedder`, reusing vectors stored in `path` from earlier runs."""
+
+    def __init__(self, path: Path, embedder: Embedder, embedder_id: str, max_seq_length: int) -> None:
+        self._path = path
+        self._embedder = embedder
+        self._id = f"{embedder_id}\0{max_seq_length}"
+        self._vectors: dict[str, npt.NDArray[np.float32]] = {}
+        if path.is_file():
+            with np.load(path) as data:
+                self._vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Vectors for `texts` in order; missing ones are embedded in batches and saved."""
+        keys = [self._key(t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+        by_key = dict(zip(keys, texts, strict=True))
+        for start in range(0, len(missing), _BATCH):
+            batch = missing[start:start + _BATCH]
+            vectors = self._embedder.embed([by_key[k] for k in batch])
+            self._vectors.update(zip(batch, vectors, strict=True))
+            self._save()
+            _log.info("embedded %d/%d new texts", start + len(batch), len(missing))
+        return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha1(f"{self._id}\0{text}".encode()).hexdigest()
+
+    def _save(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp.npz")
+        keys = np.array(list(self._vectors), dtype="U40")
+        np.savez(tmp, keys=keys, vectors=np.stack(list(self._vectors.values())))
+        tmp.replace(self._path)

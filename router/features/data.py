@@ -1,0 +1,64 @@
+"""Training rows read from the shared routing data (../shared/data/routing, see its SOURCES.md).
+
+Training-time only; nothing here is copied into the project. Category rows come from
+`router_prompts_index.jsonl.gz` (rows with a null `router_category` dropped) plus the project-authored
+seed prompts; quality rows come from the MMLU and GSM8K strong/weak labels, without the prompts found
+in RouteLLM's training data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from models.categories import CATEGORIES
+
+__all__ = ["SEED_PROMPTS", "Row", "category_rows", "quality_rows"]
+
+SEED_PROMPTS: Final = Path(__file__).with_name("seed_prompts.jsonl")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One training example: the prompt, its label (category name or 0/1) and where it came from."""
+
+    text: str
+    label: str
+    source: str
+
+
+def category_rows(data: Path, seeds: Path = SEED_PROMPTS) -> list[Row]:
+    """Index rows with a category, then the seed prompts."""
+    rows = [Row(r["prompt"], r["router_category"], r["source"])
+            for r in _jsonl(data / "router_prompts_index.jsonl.gz") if r.get("router_category")]
+    if seeds.is_file():
+        rows += [Row(r["prompt"], r["category"], "seed") for r in _jsonl(seeds)]
+    unknown = {r.label for r in rows} - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"labels not in models.categories.CATEGORIES: {sorted(unknown)}")
+    return rows
+
+
+def quality_rows(data: Path) -> list[Row]:
+    """MMLU and GSM8K rows labelled "1" when the weak model is as good as the strong one."""
+    sources = (("mmlu", data / "mmlu" / "mmlu_strong_weak_labels.jsonl", "prompt"),
+               ("gsm8k", data / "gsm8k" / "gsm8k_strong_weak_labels.jsonl", "question"))
+    return [Row(r[field], _weak_ok(r), name)
+            for name, path, field in sources for r in _jsonl(path)
+            if not r.get("contaminated_in_routellm_train")]
+
+
+def _weak_ok(row: dict[str, Any]) -> str:
+    return "1" if row["weak_correct"] or not row["strong_correct"] else "0"
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)

