@@ -17,6 +17,9 @@ from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
+from router.routing.build import default_routing
+from router.routing.routes import router as routing_router
+from router.routing.service import RoutingService
 from router.system_routes import router as system_router
 
 __all__ = ["create_app"]
@@ -31,23 +34,31 @@ def create_app(
     on_shutdown: Callable[[], object] | None = None,
     status_provider: Callable[[], dict[str, Any]] | None = None,
     telemetry: TelemetrySampler | None = None,
+    routing: Callable[[TelemetrySampler, RouterMetrics], RoutingService] | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
     `telemetry` samples the chat engines' load (and GPUs) while the app runs; by default every chat
-    engine, without GPUs. Its snapshot feeds `/status` and the load gauges of `/metrics`.
+    engine, without GPUs. Its snapshot feeds `/status`, the load gauges of `/metrics` and routing.
+    `routing` builds the routing service from the sampler and metrics; by default the shipped routing
+    configuration, quality table and request classifier (see `router.routing.build`).
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
         {e.id: engines_by_id[e.id] for e in registry.chat_candidates()})
 
+    routing_service = (routing or default_routing(registry))(telemetry, metrics)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         telemetry.start(metrics.record_telemetry)
+        routing_service.config.start()
         try:
             yield
         finally:
+            await routing_service.config.stop()
             await telemetry.stop()
+            routing_service.close()
         if on_shutdown is not None:
             result = on_shutdown()
             if inspect.isawaitable(result):
@@ -60,8 +71,10 @@ def create_app(
     app.state.metrics = metrics
     app.state.status_provider = status_provider or (lambda: {"deployments": {}})
     app.state.telemetry = telemetry
-    app.state.chat_service = ChatService(registry, metrics, first_chunk_timeout_s=first_chunk_timeout_s)
+    app.state.routing = routing_service
+    app.state.chat_service = ChatService(registry, metrics, routing_service,
+                                         first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
-    for router in (chat_router, anthropic_router, embeddings_router, system_router):
+    for router in (chat_router, anthropic_router, embeddings_router, routing_router, system_router):
         app.include_router(router)
     return app

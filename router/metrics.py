@@ -37,6 +37,14 @@ class RouterMetrics:
                             ["model", "provider", "currency"], registry=r)
         self.routes = Counter("stellwerk_route_decisions", "Models chosen for model=auto, by reason.",
                               ["model", "reason"], registry=r)
+        self.fallbacks = Counter("stellwerk_route_fallbacks",
+                                 "model=auto attempts that failed before the first byte, by model and error.",
+                                 ["model", "error"], registry=r)
+        self.spilling = Gauge("stellwerk_route_spilling",
+                              "1 while a local model is skipped for load under an objective.",
+                              ["model", "objective"], registry=r)
+        self.config_version = Gauge("stellwerk_routing_config_version",
+                                    "Version of the routing configuration in use (1 at start).", registry=r)
         self.engine = _EngineGauges(r)
         self.gpu = _GpuGauges(r)
 

@@ -53,7 +53,8 @@ async def status(request: Request) -> JSONResponse:
     report = request.app.state.status_provider()
     snapshot: TelemetrySnapshot = request.app.state.telemetry.latest
     ready = bool(models) and all(r == "ok" for r in models.values())
-    return JSONResponse({"ready": ready, "models": models, **report, **snapshot.to_json()})
+    return JSONResponse({"ready": ready, "models": models, **report, **snapshot.to_json(),
+                         "routing": request.app.state.routing.status()})
 
 
 async def _model_health(request: Request) -> dict[str, str]:

@@ -7,6 +7,7 @@
     │   ├── ModelNotFound           404 code=model_not_found
     │   ├── ModelUnavailable        404 code=model_not_available (known, but cannot serve here)
     │   ├── ContentFiltered         400 code=content_filter (the provider refused the content)
+    │   ├── NotAllowed              403 code=model_not_allowed (policy forbids this model/provider)
     │   └── RateLimited             429 code=rate_limited (keeps the upstream Retry-After)
     ├── UpstreamError               5xx: an engine or provider failed; retrying may help
     │   ├── EngineUnavailable       503 (engine down, starting, or overloaded)
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidRequest",
     "ModelNotFound",
     "ModelUnavailable",
+    "NotAllowed",
     "RateLimited",
     "StellwerkError",
     "UpstreamAuthFailed",
@@ -80,6 +82,12 @@ class ModelUnavailable(ClientError):
 
 class ContentFiltered(ClientError):
     code = "content_filter"
+
+
+class NotAllowed(ClientError):
+    status_code = 403
+    error_type = "permission_error"
+    code = "model_not_allowed"
 
 
 class RateLimited(ClientError):

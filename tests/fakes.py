@@ -9,11 +9,13 @@ shipped catalogue; every entry without a fake stays listed as unavailable, with 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +26,11 @@ from cluster.telemetry import TelemetrySampler
 from models.availability import Availability
 from models.catalogue import Catalogue, load_catalogue
 from router.app import create_app
+from router.features.request_features import RequestFeatures, structural_features
 from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
+from router.routing.build import default_routing
+from router.schemas import ChatCompletionRequest
 from serving.engine import ChatChunk, EmbeddingResult, EngineStats, Usage
 from serving.errors import EngineUnavailable
 
@@ -34,6 +39,8 @@ __all__ = [
     "FakeChatEngine",
     "FakeEmbeddingEngine",
     "FakeStack",
+    "ScriptedFeatures",
+    "TableQuality",
     "asgi_client",
     "build_stack",
     "parse_sse",
@@ -175,6 +182,41 @@ class FakeEmbeddingEngine:
             raise EngineUnavailable(self.unavailable)
 
 
+class ScriptedFeatures:
+    """A `FeatureSource` whose task category and quality estimate are set by the test (the learned
+    classifier has its own tests); the request's shape is read by the real `structural_features`."""
+
+    def __init__(self, category: str = "general", p_weak_ok: float | None = None) -> None:
+        self.category = category
+        self.p_weak_ok = p_weak_ok
+
+    def extract(self, request: ChatCompletionRequest) -> RequestFeatures:
+        shape = structural_features(request)
+        return RequestFeatures(**dataclasses.asdict(shape), language="en", category=self.category,
+                               category_confidence=1.0, p_weak_ok=self.p_weak_ok)
+
+
+class TableQuality:
+    """A `QualityScores` from a dict: model id → score for every category (or → {category: score})."""
+
+    def __init__(self, scores: Mapping[str, float | Mapping[str, float]]) -> None:
+        self.scores = dict(scores)
+
+    def score(self, model_id: str, category: str) -> float | None:
+        value = self.scores.get(model_id)
+        if value is None or isinstance(value, float | int):
+            return value
+        return value.get(category)
+
+
+# Local models below most floors, remote ones above: `auto` picks by task and load, not by accident.
+DEFAULT_QUALITY = {"gemma-3-270m": {"chit_chat": 0.6, "general": 0.55}, "llama-3.1-8b-instruct": 0.7,
+                   "openai/gpt-4o-mini": 0.75,
+                   "openai/gpt-4.1": 0.9, "anthropic/claude-sonnet-4": 0.92,
+                   "anthropic/claude-3.5-haiku": 0.7, "gemini/gemini-2.5-flash": 0.8,
+                   "gemini/gemini-2.5-pro": 0.93}
+
+
 @dataclass
 class FakeStack:
     """The real router app with fake engines, and the parts a test inspects."""
@@ -198,10 +240,14 @@ def build_stack(
     embed: Iterable[FakeEmbeddingEngine] = (),
     *,
     reasons: Mapping[str, str] | None = None,
+    category: str = "general",
+    routing_config: Path | None = None,
+    decision_log: Path | None = None,
     **app_kwargs: Any,
 ) -> FakeStack:
     """A router over the shipped catalogue: faked ids are available, every other entry is not
-    (with `reasons[id]`, or a default reason)."""
+    (with `reasons[id]`, or a default reason). Routing uses `ScriptedFeatures(category)` and the
+    `DEFAULT_QUALITY` table, with the shipped routing configuration unless `routing_config` is given."""
     catalogue = load_catalogue()
     chat_engines = {e.model_id: e for e in chat}
     embed_engines = {e.model_id: e for e in embed}
@@ -217,6 +263,9 @@ def build_stack(
     ]
     registry = ModelRegistry(availabilities, chat_engines, embed_engines)
     metrics = app_kwargs.pop("metrics", None) or RouterMetrics()
+    app_kwargs.setdefault("routing", default_routing(
+        registry, features=ScriptedFeatures(category), quality=TableQuality(DEFAULT_QUALITY),
+        config_path=routing_config, decision_log=decision_log))
     app = create_app(registry, {**chat_engines, **embed_engines}, metrics=metrics, **app_kwargs)
     return FakeStack(app, registry, metrics, catalogue, chat_engines, embed_engines)
 

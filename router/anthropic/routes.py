@@ -9,7 +9,7 @@ from router.anthropic.schemas import MessagesRequest
 from router.anthropic.stream import message_id, to_anthropic_events, to_anthropic_message
 from router.anthropic.translate import to_openai_request
 from router.cancellation import cancel_on_disconnect
-from router.chat.routes import cost_headers
+from router.chat.routes import OBJECTIVE_HEADER, cost_headers, route_headers
 from router.chat.service import ChatService
 from router.http import validation_error
 from router.schemas import ChatCompletionRequest
@@ -30,8 +30,9 @@ async def create_message(body: MessagesRequest, request: Request) -> Response:
         chat_request = ChatCompletionRequest.model_validate(openai_body)
     except ValueError as exc:  # pydantic.ValidationError: the translated request is invalid
         raise validation_error(getattr(exc, "errors", list)()) from None
-    run = await cancel_on_disconnect(request, service.open(chat_request))
-    headers = {"x-stellwerk-model": run.model_id, "x-stellwerk-route": run.route}
+    run = await cancel_on_disconnect(
+        request, service.open(chat_request, objective=request.headers.get(OBJECTIVE_HEADER)))
+    headers = route_headers(run)
     msg_id = message_id()
     if body.stream:
         events = to_anthropic_events(run.stream_events(), run.model_id, msg_id)

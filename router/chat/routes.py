@@ -10,7 +10,9 @@ from router.chat.service import ChatRun, ChatService
 from router.schemas import ChatCompletionRequest
 from router.sse import sse_stream
 
-__all__ = ["cost_headers", "router"]
+__all__ = ["OBJECTIVE_HEADER", "cost_headers", "route_headers", "router"]
+
+OBJECTIVE_HEADER = "x-stellwerk-objective"
 
 router = APIRouter()
 
@@ -18,8 +20,9 @@ router = APIRouter()
 @router.post("/v1/chat/completions", response_model=None)
 async def create_chat_completion(body: ChatCompletionRequest, request: Request) -> Response:
     service: ChatService = request.app.state.chat_service
-    run = await cancel_on_disconnect(request, service.open(body))
-    headers = _route_headers(run)
+    run = await cancel_on_disconnect(
+        request, service.open(body, objective=request.headers.get(OBJECTIVE_HEADER)))
+    headers = route_headers(run)
     if body.stream:
         return StreamingResponse(sse_stream(run.stream_events()), media_type="text/event-stream",
                                  headers={**headers, "cache-control": "no-cache"})
@@ -27,8 +30,9 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
     return JSONResponse(answer, headers={**headers, **cost_headers(run)})
 
 
-def _route_headers(run: ChatRun) -> dict[str, str]:
-    return {"x-stellwerk-model": run.model_id, "x-stellwerk-route": run.route}
+def route_headers(run: ChatRun) -> dict[str, str]:
+    """Which model answers and why (`x-stellwerk-route` is the decision's reason code)."""
+    return {"x-stellwerk-model": run.model_id, **run.route.headers()}
 
 
 def cost_headers(run: ChatRun) -> dict[str, str]:

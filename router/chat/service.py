@@ -11,20 +11,31 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from models.catalogue import ModelEntry
-from router.auto import choose_auto
 from router.cost import request_cost
 from router.metrics import RouterMetrics
 from router.registry import AUTO, ModelRegistry
+from router.routing.candidates import CandidatePolicy
+from router.routing.service import Dispatch, RoutingService
 from router.schemas import ChatCompletionRequest
 from serving.engine import ChatChunk, ToolCallDelta, Usage
-from serving.errors import EngineFailed, InternalError, StellwerkError, UpstreamTimeout, error_body
+from serving.errors import (
+    ContextLengthExceeded,
+    EngineFailed,
+    InternalError,
+    ModelUnavailable,
+    RateLimited,
+    StellwerkError,
+    UpstreamError,
+    UpstreamTimeout,
+    error_body,
+)
 
-__all__ = ["DEFAULT_FIRST_CHUNK_TIMEOUT_S", "ChatRun", "ChatService"]
+__all__ = ["DEFAULT_FIRST_CHUNK_TIMEOUT_S", "ChatRun", "ChatService", "Route"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,40 +45,92 @@ _ENDPOINT = "chat"
 
 
 class ChatService:
-    """Opens chat runs against the engines in a `ModelRegistry`."""
+    """Opens chat runs against the engines in a `ModelRegistry`, routing `model: auto` requests."""
 
     def __init__(
         self,
         registry: ModelRegistry,
         metrics: RouterMetrics,
+        routing: RoutingService,
         *,
         first_chunk_timeout_s: float = DEFAULT_FIRST_CHUNK_TIMEOUT_S,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._registry = registry
         self._metrics = metrics
+        self._routing = routing
         self._timeout = first_chunk_timeout_s
         self._clock = clock
 
-    async def open(self, request: ChatCompletionRequest) -> ChatRun:
+    async def open(self, request: ChatCompletionRequest, *, objective: str | None = None,
+                   policies: Sequence[CandidatePolicy] = ()) -> ChatRun:
+        """Route the request and wait for its first chunk. A named model is used as named (after the
+        policy check); `auto` tries the decision's candidates in order while they fail before their
+        first byte with an error another model might not have (bounded by `fallback.max_attempts`)."""
         started = self._clock()
-        entry, reason = self._choose(request)
-        _, engine = self._registry.chat_engine(entry.id)
-        chunks = engine.chat(engine_request(request, entry))
-        run = ChatRun(entry=entry, route=reason, chunks=chunks, metrics=self._metrics,
-                      clock=self._clock, started=started,
-                      include_usage=bool(request.stream_options and request.stream_options.include_usage))
-        await run.peek(self._timeout)
-        return run
-
-    def _choose(self, request: ChatCompletionRequest) -> tuple[ModelEntry, str]:
+        run_id = f"chatcmpl-{uuid.uuid4().hex}"
         if request.model != AUTO:
             entry, _ = self._registry.chat_engine(request.model)
-            return entry, "requested"
-        choice = choose_auto(self._registry.chat_candidates(), request.prompt_chars(),
-                             request.output_limit())
-        self._metrics.routes.labels(choice.entry.id, choice.reason).inc()
-        return choice.entry, choice.reason
+            self._routing.check_allowed(entry, policies)
+            return await self._open_on(entry, request, Route("requested"), run_id, started)
+        decision = await self._routing.decide(request, objective, request_id=run_id, policies=policies)
+        attempts = decision.order[: self._routing.max_attempts()]
+        failed: list[str] = []
+        for i, entry in enumerate(attempts):
+            route = Route(decision.reason if i == 0 else "fallback", decision.objective, tuple(failed))
+            try:
+                run = await self._open_on(entry, request, route, run_id, started)
+            except StellwerkError as exc:
+                if not _worth_another_model(exc) or i == len(attempts) - 1:
+                    raise
+                logger.warning("auto: %s failed before its first byte (%s); trying %s",
+                               entry.id, exc.code or exc.error_type, attempts[i + 1].id)
+                self._metrics.fallbacks.labels(entry.id, exc.code or exc.error_type).inc()
+                failed.append(entry.id)
+                continue
+            if failed:
+                self._metrics.routes.labels(entry.id, "fallback").inc()
+            return run
+        raise AssertionError("unreachable: the decision has at least one candidate")
+
+    async def _open_on(self, entry: ModelEntry, request: ChatCompletionRequest, route: Route,
+                       run_id: str, started: float) -> ChatRun:
+        _, engine = self._registry.chat_engine(entry.id)
+        dispatch = self._routing.dispatch(entry)
+        chunks = engine.chat(engine_request(request, entry))
+        run = ChatRun(entry=entry, route=route, chunks=chunks, metrics=self._metrics,
+                      clock=self._clock, started=started, dispatch=dispatch, id=run_id,
+                      include_usage=bool(request.stream_options and request.stream_options.include_usage))
+        try:
+            await run.peek(self._timeout)
+        except StellwerkError as exc:
+            if _worth_another_model(exc):
+                self._routing.failed(entry, exc)
+            raise
+        self._routing.succeeded(entry)
+        return run
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a run's model was chosen: the reason code, the objective, and models that failed first."""
+
+    reason: str
+    objective: str | None = None
+    failed: tuple[str, ...] = ()
+
+    def headers(self) -> dict[str, str]:
+        headers = {"x-stellwerk-route": self.reason}
+        if self.objective is not None:
+            headers["x-stellwerk-objective"] = self.objective
+        if self.failed:
+            headers["x-stellwerk-fallback-from"] = ",".join(self.failed)
+        return headers
+
+
+def _worth_another_model(exc: StellwerkError) -> bool:
+    """Errors of the model or provider, not of the request: another candidate may well succeed."""
+    return isinstance(exc, UpstreamError | RateLimited | ContextLengthExceeded | ModelUnavailable)
 
 
 def _delta(chunk: ChatChunk) -> dict[str, Any]:
@@ -135,12 +198,13 @@ class ChatRun:
     """One request's engine stream, with its first chunk already received."""
 
     entry: ModelEntry
-    route: str
+    route: Route
     chunks: AsyncIterator[ChatChunk]
     metrics: RouterMetrics
     clock: Callable[[], float]
     started: float
     include_usage: bool
+    dispatch: Dispatch | None = None
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
     created: int = field(default_factory=lambda: int(time.time()))
     _first: list[ChatChunk] = field(default_factory=list)
@@ -251,9 +315,11 @@ class ChatRun:
     def _observe(self, chunk: ChatChunk) -> None:
         if chunk.usage is not None:
             self._usage = chunk.usage
-        if chunk.text and not self._ttft_seen:
+        if (chunk.text or chunk.tool_calls) and not self._ttft_seen:
             self._ttft_seen = True
             self.metrics.ttft.labels(self.model_id).observe(self.clock() - self.started)
+            if self.dispatch is not None:
+                self.dispatch.first_token()
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
@@ -274,6 +340,8 @@ class ChatRun:
             await aclose()
 
     def _finish(self, status: str, error: str | None) -> None:
+        if self.dispatch is not None:
+            self.dispatch.close()
         m, model = self.metrics, self.model_id
         m.in_flight.labels(_ENDPOINT, model).dec()
         m.requests.labels(_ENDPOINT, model, status).inc()

@@ -192,10 +192,11 @@ async def test_auto_picks_the_local_model_and_says_so() -> None:
     assert response.status_code == 200
     assert response.json()["model"] == GEMMA
     assert response.headers["x-stellwerk-model"] == GEMMA
-    assert response.headers["x-stellwerk-route"] == "local-first"
+    assert response.headers["x-stellwerk-route"] == "cheapest"
+    assert response.headers["x-stellwerk-objective"] == "balanced"
     assert local.requests and not remote.requests
     assert local.last_request["model"] == GEMMA
-    assert sample(samples, "stellwerk_route_decisions_total", model=GEMMA, reason="local-first") == 1
+    assert sample(samples, "stellwerk_route_decisions_total", model=GEMMA, reason="cheapest") == 1
 
 
 async def test_auto_goes_remote_when_the_prompt_does_not_fit_the_local_context() -> None:
@@ -207,10 +208,9 @@ async def test_auto_goes_remote_when_the_prompt_does_not_fit_the_local_context()
 
     assert response.status_code == 200
     assert response.headers["x-stellwerk-model"] == REMOTE
-    assert response.headers["x-stellwerk-route"] == "remote-context-too-long-for-local"
+    assert response.headers["x-stellwerk-route"] == "context-length"
     assert remote.requests and not local.requests
-    assert sample(samples, "stellwerk_route_decisions_total", model=REMOTE,
-                  reason="remote-context-too-long-for-local") == 1
+    assert sample(samples, "stellwerk_route_decisions_total", model=REMOTE, reason="context-length") == 1
 
 
 async def test_auto_with_nothing_long_enough_is_context_length_exceeded() -> None:

@@ -20,8 +20,10 @@ from models.availability import Availability
 from models.catalogue import ModelEntry, load_catalogue
 from router.app import create_app
 from router.registry import ModelRegistry
+from router.routing.build import default_routing
 from serving.remote.registry import ProviderClients, create_remote_engine
 from tests.fake_providers.runner import serve_app
+from tests.fakes import DEFAULT_QUALITY, ScriptedFeatures, TableQuality
 
 # catalogue id -> fake server module (the catalogue's own entries, pointed at the fakes)
 PROVIDERS = {
@@ -60,7 +62,9 @@ def router_url(fakes: dict[str, str], upstream_model: str) -> Iterator[str]:
     engines = {m: create_remote_engine(e, clients, environ) for m, e in entries.items()}
     availabilities = [Availability(entries.get(e.id, e), e.id in entries, None if e.id in entries else "off")
                       for e in catalogue.models]
-    app = create_app(ModelRegistry(availabilities, engines, {}), dict(engines), on_shutdown=clients.aclose)
+    registry = ModelRegistry(availabilities, engines, {})
+    routing = default_routing(registry, features=ScriptedFeatures(), quality=TableQuality(DEFAULT_QUALITY))
+    app = create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing)
     with serve_app(app) as url:
         yield url + "/v1"
 

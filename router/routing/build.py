@@ -1,0 +1,54 @@
+"""Assemble a `RoutingService` from the shipped (or given) configuration, quality table and classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cluster.telemetry import TelemetrySampler
+from models.quality import QualityTable
+from router.metrics import RouterMetrics
+from router.registry import ModelRegistry
+from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH
+from router.routing.decision_log import DecisionLog
+from router.routing.reload import ConfigHolder
+from router.routing.service import FeatureSource, QualityScores, RoutingService
+
+__all__ = ["default_routing"]
+
+RoutingFactory = Callable[[TelemetrySampler, RouterMetrics], RoutingService]
+
+
+def default_routing(
+    registry: ModelRegistry,
+    *,
+    config_path: Path | None = None,
+    features: FeatureSource | None = None,
+    quality: QualityScores | None = None,
+    decision_log: Path | None = None,
+) -> RoutingFactory:
+    """A factory for `create_app`. Loads the configuration now (an invalid file fails here, before the
+    router starts); the classifier and quality table default to the shipped ones. `decision_log`
+    overrides the configuration's `decision_log` path."""
+    holder = ConfigHolder(config_path or DEFAULT_ROUTING_CONFIG_PATH)
+
+    def build(telemetry: TelemetrySampler, metrics: RouterMetrics) -> RoutingService:
+        log_path = decision_log or holder.current.decision_log
+        return RoutingService(
+            holder,
+            features or _shipped_classifier(),
+            quality or QualityTable.load(),
+            registry.chat_candidates,
+            lambda: telemetry.latest,
+            metrics,
+            decision_log=DecisionLog(log_path) if log_path else None,
+        )
+
+    return build
+
+
+def _shipped_classifier() -> FeatureSource:
+    # Imported here: it loads the embedding model (torch), which tests with scripted features skip.
+    from router.features.extract import FeatureExtractor
+
+    return FeatureExtractor.load()

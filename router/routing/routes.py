@@ -1,0 +1,33 @@
+"""POST /v1/route: the routing decision for a chat request, without running it (a dry run)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from router.registry import AUTO, ModelRegistry
+from router.routing.service import RoutingService
+from router.schemas import ChatCompletionRequest
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.post("/v1/route")
+async def explain_route(body: ChatCompletionRequest, request: Request) -> dict[str, Any]:
+    """The same decision `/v1/chat/completions` would take now, with features, every candidate's
+    scores and why each was or was not eligible. Hysteresis state and counters are left unchanged."""
+    routing: RoutingService = request.app.state.routing
+    request_id = f"route-{uuid.uuid4().hex}"
+    if body.model != AUTO:
+        registry: ModelRegistry = request.app.state.registry
+        entry, _ = registry.chat_engine(body.model)
+        routing.check_allowed(entry)
+        return {"id": request_id, "object": "stellwerk.route", "model": entry.id, "reason": "requested",
+                "explanation": "the request names its model", "fallback_order": []}
+    decision = await routing.decide(body, request.headers.get("x-stellwerk-objective"),
+                                    request_id=request_id, dry_run=True)
+    return {"id": request_id, "object": "stellwerk.route", **decision.to_json()}
