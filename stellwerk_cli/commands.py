@@ -97,12 +97,28 @@ def _print_status(body: dict[str, Any]) -> None:
     print("engine queues:")
     for model_id, load in sorted(body.get("engines", {}).items()):
         print(f"  {model_id:36} {_queue_line(load)}")
+    _print_routing(body.get("routing") or {})
     gpus = body.get("gpus") or []
     print("gpus:" + ("" if gpus else " none (NVML not available on this machine)"))
     for g in gpus:
         used, total = g["memory_used_bytes"] / 2**30, g["memory_total_bytes"] / 2**30
         print(f"  [{g['index']}] {g['name']}: {g['utilization_pct']:.0f}% busy, "
               f"{used:.1f}/{total:.1f} GiB, {g['power_watts']} W, {g['temperature_c']} C")
+
+
+def _print_routing(routing: dict[str, Any]) -> None:
+    if not routing:
+        return
+    error = routing.get("config_error")
+    print(f"routing: {routing.get('config')} (version {routing.get('config_version')}, default objective "
+          f"{routing.get('default_objective')})" + ("\n  NOT RELOADED: " + error if error else ""))
+    spilling = routing.get("spilling") or []
+    print("  spilling: " + (", ".join(f"{s['model']} ({s['objective']})" for s in spilling) or "none"))
+    for model_id, m in sorted((routing.get("models") or {}).items()):
+        queued = "" if m.get("queued") is None else f"queued {m['queued']}, "
+        unhealthy = f", UNHEALTHY: {m['unhealthy']}" if m.get("unhealthy") else ""
+        print(f"  {model_id:36} {queued}TTFT ~ {m['ttft_base_s']:.2f} s + {m['ttft_per_request_s']:.2f} s "
+              f"per queued ({m['ttft_samples']} measured){unhealthy}")
 
 
 def _queue_line(load: dict[str, Any]) -> str:
@@ -124,6 +140,8 @@ def serve(args: argparse.Namespace) -> int:
     from cluster.telemetry import TelemetrySampler
     from router.app import create_app
     from router.registry import ModelRegistry
+    from router.routing.build import default_routing
+    from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
     from serving.deploy import build_app, model_source, plan_apps
     from serving.remote.registry import ProviderClients
     from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
@@ -132,6 +150,8 @@ def serve(args: argparse.Namespace) -> int:
     gpus = NvmlReader()
     availabilities = _availabilities(args.catalogue, gpus.count())
     apps = _select(plan_apps(availabilities), args.models)
+    routing_config = args.routing_config
+    load_routing_config(routing_config or DEFAULT_ROUTING_CONFIG_PATH)  # fail before starting Ray
     # Prepare weights before starting Ray: a progress bar in the foreground, and a clear failure.
     sources = {app.name: model_source(app, _cache_root(args.cache_dir)) for app in apps}
     engine_env = _cpu_engine_env(args, apps)
@@ -143,6 +163,7 @@ def serve(args: argparse.Namespace) -> int:
         chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
         chat.update(remote_engines(availabilities, clients))
         registry = ModelRegistry(availabilities, chat, embed)
+        routing = default_routing(registry, config_path=routing_config, decision_log=args.decision_log)
 
         def deploy_all() -> None:
             for app in apps:
@@ -162,7 +183,7 @@ def serve(args: argparse.Namespace) -> int:
 
         telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
         app = create_app(registry, {**chat, **embed}, status_provider=status_report,
-                         on_shutdown=clients.aclose, telemetry=telemetry)
+                         on_shutdown=clients.aclose, telemetry=telemetry, routing=routing)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from cluster.telemetry import DEFAULT_INTERVAL_S
 from models.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError
+from router.routing.config import RoutingConfigError
 
 __all__ = ["main"]
 
@@ -49,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often engine queues and GPUs are sampled for /status and /metrics "
                             f"(default {DEFAULT_INTERVAL_S:g})")
 
+    serve.add_argument("--routing-config", type=Path, default=None, metavar="FILE",
+                       help="routing configuration YAML (default: the shipped router/routing/default.yaml); "
+                            "re-read when it changes")
+    serve.add_argument("--decision-log", type=Path, default=None, metavar="FILE",
+                       help="append one JSON line per routing decision to FILE "
+                            "(default: the configuration's decision_log, if any)")
+
     status = sub.add_parser("status", help="show deployments, replicas, GPUs and health of a running router",
                             description="Ask a running Stellwerk router for its status.")
     status.add_argument("--url", default=f"http://127.0.0.1:{DEFAULT_PORT}", help="router base URL")
@@ -62,7 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the catalogue with availability on this machine",
                             description="List every catalogue entry, available or not, with the reason.")
     models.add_argument("--json", action="store_true", help="print JSON")
+
+    for module in _command_modules():
+        module.add_parser(sub)
     return parser
+
+
+class _CommandModule(Protocol):
+    """A module adding one command (or group): `add_parser` registers it and sets `handler` (a
+    function of the parsed args returning the exit status) with `set_defaults`."""
+
+    def add_parser(self, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+
+
+# Commands that live in their own module (keep this list short and the modules light to import:
+# heavy imports belong inside the handlers).
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _command_modules() -> list[_CommandModule]:
+    return [importlib.import_module(name) for name in _COMMAND_MODULES]
 
 
 def _positive_float(text: str) -> float:
@@ -80,9 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {"serve": commands.serve, "status": commands.status,
                 "prepare": commands.prepare, "models": commands.models}
+    handler = handlers.get(args.command) or args.handler
     try:
-        return handlers[args.command](args)
-    except CatalogueError as exc:
+        return int(handler(args))
+    except (CatalogueError, RoutingConfigError) as exc:
         print(f"stellwerk: {exc}", file=sys.stderr)
         return 2
 

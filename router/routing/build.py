@@ -7,11 +7,11 @@ from pathlib import Path
 
 from cluster.telemetry import TelemetrySampler
 from models.quality import QualityTable
+from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
-from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH
+from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
 from router.routing.decision_log import DecisionLog
-from router.routing.reload import ConfigHolder
 from router.routing.service import FeatureSource, QualityScores, RoutingService
 
 __all__ = ["default_routing"]
@@ -30,7 +30,8 @@ def default_routing(
     """A factory for `create_app`. Loads the configuration now (an invalid file fails here, before the
     router starts); the classifier and quality table default to the shipped ones. `decision_log`
     overrides the configuration's `decision_log` path."""
-    holder = ConfigHolder(config_path or DEFAULT_ROUTING_CONFIG_PATH)
+    holder = ConfigHolder(config_path or DEFAULT_ROUTING_CONFIG_PATH, load_routing_config,
+                          what="routing configuration")
 
     def build(telemetry: TelemetrySampler, metrics: RouterMetrics) -> RoutingService:
         log_path = decision_log or holder.current.decision_log

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from cluster.telemetry import TelemetrySnapshot
 from models.catalogue import ModelEntry
 from router.features.request_features import RequestFeatures
+from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
 from router.routing.candidates import CandidatePolicy, Rejection, filter_candidates
 from router.routing.config import LocalOnlyObjective, Objective, RoutingConfig
@@ -27,7 +28,6 @@ from router.routing.decision_log import DecisionLog
 from router.routing.health import HealthTracker
 from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
-from router.routing.reload import ConfigHolder
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
 from serving.errors import EngineUnavailable, InvalidRequest, NotAllowed, StellwerkError
@@ -69,7 +69,7 @@ class Dispatch:
 class RoutingService:
     def __init__(
         self,
-        config: ConfigHolder,
+        config: ConfigHolder[RoutingConfig],
         features: FeatureSource,
         quality: QualityScores,
         candidates: Callable[[], Sequence[ModelEntry]],

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from models.catalogue import DEFAULT_CATALOGUE_PATH
+from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH
 from tests.fake_providers.runner import serve_app
 
 READY_TIMEOUT_S = float(os.environ.get("STELLWERK_E2E_READY_TIMEOUT_S", "900"))
@@ -37,6 +38,9 @@ class Stack:
     log: Path | None
     # What a chat request got while the models were still deploying (None for an external stack).
     early_reply: httpx.Response | None = None
+    # The routing configuration file the router watches, and its decision log (None: external stack).
+    routing_config: Path | None = None
+    decision_log: Path | None = None
 
     @property
     def api(self) -> str:
@@ -92,6 +96,20 @@ FAKE_REMOTES = {
 }
 FAKE_KEY_ENV = "STELLWERK_E2E_FAKE_KEY"
 
+# The shipped routing configuration, with a known TTFT model for the spillover test: the `cheapest`
+# objective spills Gemma when base + queued * per_request > 1.5 s, i.e. from about 6 queued requests
+# (learning slowed down, so the threshold stays where the test expects it), and returns after 2 s.
+E2E_TTFT_TARGET_S = 1.5
+E2E_SPILL_DWELL_S = 2.0
+
+
+def e2e_routing_config() -> str:
+    config = yaml.safe_load(DEFAULT_ROUTING_CONFIG_PATH.read_text())
+    config["objectives"]["cheapest"]["ttft_target_s"] = E2E_TTFT_TARGET_S
+    config["spillover"]["min_dwell_s"] = E2E_SPILL_DWELL_S
+    config["latency"].update(learning_rate=0.01, per_model={CHAT_MODEL: [0.4, 0.2]})
+    return yaml.safe_dump(config, sort_keys=False)
+
 
 @contextmanager
 def _fake_provider_catalogue(folder: Path) -> Iterator[Path]:
@@ -119,17 +137,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("stack")
     log = folder / "serve.log"
     port = _free_port()
+    routing, decisions = folder / "routing.yaml", folder / "decisions.jsonl"
+    routing.write_text(e2e_routing_config())
     with _fake_provider_catalogue(folder) as catalogue:
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "stellwerk_cli.main", "--catalogue", str(catalogue), "serve",
-                 "--port", str(port)],
+                 "--port", str(port), "--routing-config", str(routing), "--decision-log", str(decisions),
+                 "--telemetry-interval", "0.5"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, FAKE_KEY_ENV: "test-key"})
         url = f"http://127.0.0.1:{port}"
         try:
             early = _wait_ready(url, proc, log)
-            yield Stack(url, log, early)
+            yield Stack(url, log, early, routing, decisions)
         finally:
             _stop(proc, log)
 

@@ -59,14 +59,6 @@ def test_streaming_delivers_tokens_as_they_are_generated(client: openai.OpenAI) 
     assert arrivals[0] < 0.5 * arrivals[-1]
 
 
-def test_auto_picks_a_local_model_and_says_so(client: openai.OpenAI) -> None:
-    raw = client.chat.completions.with_raw_response.create(model="auto", messages=FRANCE, max_tokens=16)
-    answer = raw.parse()
-    assert answer.model == CHAT_MODEL
-    assert raw.headers["x-stellwerk-model"] == CHAT_MODEL
-    assert raw.headers["x-stellwerk-route"] == "local-first"
-
-
 def test_embeddings(client: openai.OpenAI) -> None:
     result = client.embeddings.create(
         model=EMBEDDING_MODEL,

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from router.hot_reload import ConfigHolder
 from router.routing.config import (
     DEFAULT_ROUTING_CONFIG_PATH,
     RoutingConfig,
     RoutingConfigError,
     load_routing_config,
 )
-from router.routing.reload import ConfigHolder
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -52,7 +52,7 @@ def test_not_yaml_and_not_a_mapping_and_missing_file(tmp_path: Path) -> None:
 def test_the_holder_swaps_valid_versions_and_keeps_the_last_good_one(tmp_path: Path) -> None:
     original = DEFAULT_ROUTING_CONFIG_PATH.read_text()
     path = write(tmp_path, original)
-    holder = ConfigHolder(path)
+    holder = ConfigHolder(path, load_routing_config)
     seen: list[RoutingConfig] = []
     holder.on_change(seen.append)
     assert not holder.check()  # unchanged file: nothing to do
@@ -75,4 +75,4 @@ def test_the_holder_swaps_valid_versions_and_keeps_the_last_good_one(tmp_path: P
 
 def test_a_router_does_not_start_with_an_invalid_configuration(tmp_path: Path) -> None:
     with pytest.raises(RoutingConfigError):
-        ConfigHolder(write(tmp_path, "default_objective: x\nobjectives: {}\n"))
+        ConfigHolder(write(tmp_path, "default_objective: x\nobjectives: {}\n"), load_routing_config)

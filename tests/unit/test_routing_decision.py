@@ -12,10 +12,10 @@ import pytest
 from cluster.gpu import GpuReading
 from cluster.telemetry import TelemetrySnapshot
 from models.catalogue import ModelEntry, load_catalogue
+from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
 from router.routing.config import RoutingConfig, RoutingConfigError, parse_routing_config
 from router.routing.decision import Decision
-from router.routing.reload import ConfigHolder
 from router.routing.service import RoutingService
 from router.schemas import ChatCompletionRequest
 from serving.engine import EngineStats

@@ -1,10 +1,11 @@
-"""Hot reload of the routing configuration: poll the file, validate, swap, never drop a request.
+"""Hot reload of a configuration file (routing, tenants): poll, validate, swap, never drop a request.
 
-`ConfigHolder.current` is an immutable `RoutingConfig`; a request reads it once and keeps that version,
-so swapping it mid-request changes nothing for requests already routed. The watcher compares the file's
-modification time and size every `interval_s`; a changed file is parsed and validated, and only a valid
-one replaces the current version (listeners are told, e.g. to re-tune hysteresis). An invalid one is
-refused: its errors are logged once and kept in `error` (shown by /status) until the file is fixed.
+`ConfigHolder.current` is an immutable, validated configuration object; a request reads it once and keeps
+that version, so swapping it mid-request changes nothing for requests already under way. The watcher
+compares the file's modification time and size every `interval_s`; a changed file is parsed and
+validated by the holder's `load` function, and only a valid one replaces the current version (listeners
+are told, e.g. to re-tune hysteresis). An invalid one is refused: its errors are logged once and kept in
+`error` (shown by /status) until the file is fixed.
 """
 
 from __future__ import annotations
@@ -15,39 +16,43 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-from router.routing.config import RoutingConfig, RoutingConfigError, load_routing_config
+from typing import Generic, TypeVar
 
 __all__ = ["ConfigHolder"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
 _Signature = tuple[int, int] | None
 
 
-class ConfigHolder:
-    def __init__(self, path: Path, *, interval_s: float = 1.0) -> None:
-        """Load `path` now (raises `RoutingConfigError` if it is invalid: the router must not start)."""
+class ConfigHolder(Generic[T]):
+    def __init__(self, path: Path, load: Callable[[Path], T], *, what: str = "configuration",
+                 interval_s: float = 1.0) -> None:
+        """Load `path` now with `load`, which raises a `ValueError` naming the problem for an invalid
+        file (raised from here too: a router must not start on an invalid file)."""
         self.path = path
+        self._load = load
+        self._what = what
         self._interval = interval_s
         self._signature = self._stat()
-        self._current = load_routing_config(path)
+        self._current = load(path)
+        self._watching = True
         self._error: str | None = None
         self._version = 1
-        self._listeners: list[Callable[[RoutingConfig], object]] = []
+        self._listeners: list[Callable[[T], object]] = []
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def fixed(cls, config: RoutingConfig, path: Path) -> ConfigHolder:
-        """A holder of `config` that treats `path` as its file (tests, or configuration from code)."""
-        holder = cls.__new__(cls)
-        holder.path, holder._interval, holder._signature = path, 1.0, None
-        holder._current, holder._error, holder._version = config, None, 1
-        holder._listeners, holder._task = [], None
+    def fixed(cls, config: T, path: Path) -> ConfigHolder[T]:
+        """A holder of `config` that never reloads (`path` only names it: tests, configuration from code)."""
+        holder = cls(path, lambda _: config)
+        holder._watching = False
         return holder
 
     @property
-    def current(self) -> RoutingConfig:
+    def current(self) -> T:
         return self._current
 
     @property
@@ -59,7 +64,7 @@ class ConfigHolder:
     def version(self) -> int:
         return self._version
 
-    def on_change(self, listener: Callable[[RoutingConfig], object]) -> None:
+    def on_change(self, listener: Callable[[T], object]) -> None:
         self._listeners.append(listener)
 
     def start(self) -> None:
@@ -76,18 +81,18 @@ class ConfigHolder:
     def check(self) -> bool:
         """Reload if the file changed; True when a new version was taken."""
         signature = self._stat()
-        if signature == self._signature:
+        if not self._watching or signature == self._signature:
             return False
         self._signature = signature
         try:
-            config = load_routing_config(self.path)
-        except RoutingConfigError as exc:
+            config = self._load(self.path)
+        except ValueError as exc:
             self._error = str(exc)
-            logger.error("routing configuration not reloaded; keeping version %d:\n%s", self._version, exc)
+            logger.error("%s not reloaded; keeping version %d:\n%s", self._what, self._version, exc)
             return False
         self._current, self._error = config, None
         self._version += 1
-        logger.info("routing configuration reloaded from %s (version %d)", self.path, self._version)
+        logger.info("%s reloaded from %s (version %d)", self._what, self.path, self._version)
         for listener in self._listeners:
             listener(config)
         return True
@@ -98,7 +103,7 @@ class ConfigHolder:
             try:
                 self.check()
             except Exception:  # NOTE: a listener's bug must not end the watching
-                logger.exception("routing configuration watcher failed")
+                logger.exception("%s watcher failed", self._what)
 
     def _stat(self) -> _Signature:
         try:
