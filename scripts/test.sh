@@ -8,6 +8,8 @@ echo "==> ruff"
 "$bin/ruff" check .
 echo "==> mypy --strict"
 "$bin/mypy"
+echo "==> PostgreSQL for the ledger tests"
+bash scripts/ensure_postgres.sh
 echo "==> unit tests"
 "$bin/python" -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
 echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"

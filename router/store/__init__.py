@@ -1,0 +1,34 @@
+"""The database layer: API keys, bans, the audit log and the cost ledger, on SQLite or PostgreSQL.
+
+One `Database` (SQLite by default, PostgreSQL when a `postgresql://` URL is configured) is migrated at
+open and shared by the stores; the SQL is the same for both engines. All methods are synchronous; the
+router calls them from threads, except `LedgerWriter.record`, which awaits its commit.
+"""
+
+from router.store.audit import AuditEntry, AuditLog
+from router.store.bans import Ban, BanKind, BanStore
+from router.store.costs import CostRow, Ledger
+from router.store.database import Database
+from router.store.engine import StoreError
+from router.store.keys import ApiKey, KeyStore, hash_secret
+from router.store.ledger import LedgerError, LedgerRecord, LedgerWriter
+from router.store.state import state_version
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "AuditLog",
+    "Ban",
+    "BanKind",
+    "BanStore",
+    "CostRow",
+    "Database",
+    "KeyStore",
+    "Ledger",
+    "LedgerError",
+    "LedgerRecord",
+    "LedgerWriter",
+    "StoreError",
+    "hash_secret",
+    "state_version",
+]

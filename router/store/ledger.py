@@ -1,0 +1,186 @@
+"""The cost ledger's writer: one thread, group commit, and `record` returns only once the row is committed.
+
+Callers enqueue; the writer thread takes everything queued (up to `max_batch`) and inserts it in one
+transaction, so under load many requests share one commit (one WAL sync / one PostgreSQL commit)
+instead of paying one each. A request that has answered its client has therefore been recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
+
+from router.store.clock import to_us
+from router.store.database import Database
+from router.store.engine import Params, StoreError
+
+__all__ = ["LedgerError", "LedgerRecord", "LedgerWriter"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BATCH = 1000
+RETRY_DELAYS_S = (0.1, 0.5, 2.0)  # then the batch fails: the database is gone, not busy
+
+_INSERT = (
+    "INSERT INTO ledger (ts_us, day, request_id, tenant, key_id, endpoint, model, provider, prompt_tokens, "
+    "completion_tokens, cost, currency, latency_ms, route, objective, status, error_type) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+class LedgerError(StoreError):
+    """A ledger record could not be committed."""
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    """One request as it is billed. `ts` must be timezone-aware; days are counted in UTC."""
+
+    ts: datetime
+    request_id: str
+    tenant: str
+    key_id: str | None
+    endpoint: str
+    model: str
+    provider: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    currency: str
+    latency_ms: float
+    route: str
+    objective: str | None
+    status: int
+    error_type: str | None
+
+    def row(self) -> Params:
+        """The insert's parameters, in `_INSERT`'s order."""
+        day = self.ts.astimezone(UTC).date().isoformat()
+        return (to_us(self.ts), day, *astuple(self)[1:])
+
+
+_Done = Callable[[BaseException | None], None]
+_Item = tuple[LedgerRecord, _Done | None]
+
+
+class LedgerWriter:
+    """Writes ledger records from one background thread; see the module docstring.
+
+    Records may be queued before `start`; they are written once it runs. After `close` no more are taken.
+    """
+
+    def __init__(self, db: Database, *, max_batch: int = DEFAULT_MAX_BATCH,
+                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._retry_delays_s = retry_delays_s
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.batches = 0   # committed transactions (for tests and metrics)
+        self.rows = 0      # committed records
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        with self._lock:
+            if self._thread is not None or self._closed:
+                raise RuntimeError("LedgerWriter.start: already started or closed")
+            self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
+            self._thread.start()
+
+    async def record(self, rec: LedgerRecord) -> None:
+        """Queue `rec` and return once its transaction has committed; raises LedgerError if it failed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def done(exc: BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(_settle, future, exc)
+            except RuntimeError:  # the loop closed while we wrote: nobody is waiting any more
+                logger.debug("ledger: the waiter's event loop is closed")
+
+        self._put((rec, done))
+        await future
+
+    def record_nowait(self, rec: LedgerRecord) -> None:
+        """Queue `rec` without waiting (error paths); a failure is logged, not raised."""
+        self._put((rec, None))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write everything queued so far, then stop the thread (waiting at most `timeout_s`)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+            thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout_s)
+        if thread.is_alive():
+            logger.error("ledger: writer still busy after %.1f s; queued records may be lost", timeout_s)
+
+    def _put(self, item: _Item) -> None:
+        with self._lock:  # NOTE: checked and queued under the lock, so nothing lands after close's sentinel
+            if self._closed:
+                raise LedgerError("the ledger writer is closed")
+            self._queue.put(item)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[_Item] = []
+            item = self._queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= self._max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            stopping = item is None
+            if batch:
+                self._commit(batch)
+
+    def _commit(self, batch: list[_Item]) -> None:
+        error = self._write_with_retries([rec for rec, _ in batch])
+        if error is None:
+            self.batches += 1
+            self.rows += len(batch)
+        else:
+            unwaited = sum(1 for _, done in batch if done is None)
+            logger.error("ledger: %d record(s) not committed (%d without a waiter): %s",
+                         len(batch), unwaited, error)
+        for _, done in batch:
+            if done is not None:
+                done(None if error is None else LedgerError(f"ledger record not committed: {error}"))
+
+    def _write_with_retries(self, records: list[LedgerRecord]) -> BaseException | None:
+        for delay in (*self._retry_delays_s, None):
+            try:
+                with self._db.write() as cur:
+                    cur.executemany(_INSERT, [r.row() for r in records])
+                return None
+            # Any error (driver, disk, a bug): retry, then hand it to the waiters; never hang them.
+            except Exception as exc:
+                if delay is None:
+                    return exc
+                logger.warning("ledger: commit failed (%s); retrying in %.1f s", exc, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():  # the waiter was cancelled; the record is written all the same
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)

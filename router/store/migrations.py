@@ -1,0 +1,102 @@
+"""Versioned schema migrations, applied at open inside one write transaction.
+
+Each migration runs once per database; `schema_migrations` records which did. Two processes opening the
+same database at once are serialised: SQLite by BEGIN IMMEDIATE (the write lock), PostgreSQL by an
+advisory lock taken first in the transaction (`Dialect.migration_lock`). DDL is transactional in both
+engines, so a failed migration leaves nothing half-applied. Append new migrations; never edit old ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from router.store.clock import now, to_us
+from router.store.engine import Cursor, Dialect, EngineKind
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: SQL for all engines (`{autoid}`: the id column type) plus per-engine extras."""
+
+    version: int
+    name: str
+    common: tuple[str, ...]
+    per_engine: Mapping[EngineKind, tuple[str, ...]] = field(default_factory=dict)
+
+    def statements(self, dialect: Dialect, kind: EngineKind) -> list[str]:
+        return [s.format(autoid=dialect.autoid) for s in self.common] + list(self.per_engine.get(kind, ()))
+
+
+_AUDIT_SQLITE = tuple(
+    f"CREATE TRIGGER audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: {op} refused'); END"
+    for op in ("UPDATE", "DELETE"))
+
+_AUDIT_POSTGRES = (
+    "CREATE OR REPLACE FUNCTION stellwerk_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP; END $$",
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION stellwerk_audit_append_only()",
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION stellwerk_audit_append_only()",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "keys, bans, audit log, state version", (
+        "CREATE TABLE api_keys (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, name TEXT NOT NULL, "
+        "secret_hash TEXT NOT NULL UNIQUE, created_at_us BIGINT NOT NULL, revoked_at_us BIGINT)",
+        "CREATE INDEX api_keys_tenant ON api_keys (tenant)",
+        "CREATE TABLE bans (kind TEXT NOT NULL CHECK (kind IN ('provider', 'model')), "
+        "target TEXT NOT NULL, reason TEXT NOT NULL, actor TEXT NOT NULL, created_at_us BIGINT NOT NULL, "
+        "PRIMARY KEY (kind, target))",
+        "CREATE TABLE audit_log (id {autoid}, ts_us BIGINT NOT NULL, actor TEXT NOT NULL, "
+        "action TEXT NOT NULL, details TEXT NOT NULL)",
+        "CREATE INDEX audit_log_ts ON audit_log (ts_us)",
+        "CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)",
+        "INSERT INTO state (id, version) VALUES (1, 0)",
+    ), {"sqlite": _AUDIT_SQLITE, "postgresql": _AUDIT_POSTGRES}),
+    Migration(2, "cost ledger", (
+        "CREATE TABLE ledger (id {autoid}, ts_us BIGINT NOT NULL, day TEXT NOT NULL, "
+        "request_id TEXT NOT NULL, tenant TEXT NOT NULL, key_id TEXT, endpoint TEXT NOT NULL, "
+        "model TEXT NOT NULL, provider TEXT NOT NULL, prompt_tokens BIGINT NOT NULL, "
+        "completion_tokens BIGINT NOT NULL, cost DOUBLE PRECISION NOT NULL, currency TEXT NOT NULL, "
+        "latency_ms DOUBLE PRECISION NOT NULL, route TEXT NOT NULL, objective TEXT, status INTEGER NOT NULL, "
+        "error_type TEXT)",
+        "CREATE INDEX ledger_tenant_ts ON ledger (tenant, ts_us)",
+        "CREATE INDEX ledger_day ON ledger (day)",
+        "CREATE INDEX ledger_request ON ledger (request_id)",
+    )),
+)
+
+
+def apply_migrations(cur: Cursor, dialect: Dialect, kind: EngineKind,
+                     migrations: Sequence[Migration]) -> list[int]:
+    """Apply the migrations this database lacks, in version order; returns the versions applied.
+
+    Call inside a write transaction: the lock, the check and the DDL must commit together.
+    """
+    if dialect.migration_lock is not None:
+        cur.fetchall(dialect.migration_lock)
+    cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL)")
+    done = {int(v) for (v,) in cur.fetchall("SELECT version FROM schema_migrations")}
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        for statement in migration.statements(dialect, kind):
+            cur.execute(statement)
+        cur.execute("INSERT INTO schema_migrations (version, name, applied_at_us) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, to_us(now())))
+        applied.append(migration.version)
+    newer = sorted(done - {m.version for m in migrations})
+    if newer:
+        logger.warning("the database has migrations %s that this Stellwerk does not know: "
+                       "a newer version has used it", newer)
+    return applied

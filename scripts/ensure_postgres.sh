@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Make sure the PostgreSQL server programs (initdb, pg_ctl) are present, installing Debian's `postgresql`
+# package if they are not. Idempotent: does nothing when they are already installed. The store tests
+# start a throwaway server with them (tests/postgres.py); they do not use the package's own cluster.
+set -euo pipefail
+
+have_server() {
+    command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null
+}
+
+if have_server; then
+    echo "PostgreSQL server programs present"
+    exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install postgresql" >&2; exit 1; }
+    sudo=(sudo)
+fi
+echo "installing the Debian postgresql package"
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+have_server || { echo "postgresql installed but initdb/pg_ctl not found" >&2; exit 1; }
+echo "PostgreSQL server programs installed"
