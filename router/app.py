@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,7 +22,10 @@ from router.registry import ModelRegistry
 from router.routing.build import default_routing
 from router.routing.routes import router as routing_router
 from router.routing.service import RoutingService
+from router.store import Database
 from router.system_routes import router as system_router
+from router.tenancy.routes import router as tenancy_router
+from router.tenancy.service import TenancyService
 
 __all__ = ["create_app"]
 
@@ -35,6 +40,8 @@ def create_app(
     status_provider: Callable[[], dict[str, Any]] | None = None,
     telemetry: TelemetrySampler | None = None,
     routing: Callable[[TelemetrySampler, RouterMetrics], RoutingService] | None = None,
+    tenancy: TenancyService | None = None,
+    admin_key: str | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
@@ -42,23 +49,30 @@ def create_app(
     engine, without GPUs. Its snapshot feeds `/status`, the load gauges of `/metrics` and routing.
     `routing` builds the routing service from the sampler and metrics; by default the shipped routing
     configuration, quality table and request classifier (see `router.routing.build`).
+    `tenancy` authenticates callers, applies their policies, limits and budgets, the ban list and the
+    cost ledger; by default open access (no keys) with a ledger in a throwaway SQLite file. `admin_key`
+    enables the admin API.
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
         {e.id: engines_by_id[e.id] for e in registry.chat_candidates()})
 
     routing_service = (routing or default_routing(registry))(telemetry, metrics)
+    tenancy_service = tenancy or TenancyService.open_access(
+        Database.open(None, default_path=Path(tempfile.mkdtemp(prefix="stellwerk-")) / "ledger.db"))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         telemetry.start(metrics.record_telemetry)
         routing_service.config.start()
+        tenancy_service.start()
         try:
             yield
         finally:
             await routing_service.config.stop()
             await telemetry.stop()
             routing_service.close()
+            await tenancy_service.close()
         if on_shutdown is not None:
             result = on_shutdown()
             if inspect.isawaitable(result):
@@ -72,9 +86,12 @@ def create_app(
     app.state.status_provider = status_provider or (lambda: {"deployments": {}})
     app.state.telemetry = telemetry
     app.state.routing = routing_service
+    app.state.tenancy = tenancy_service
+    app.state.admin_key = admin_key
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
-    for router in (chat_router, anthropic_router, embeddings_router, routing_router, system_router):
+    for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
+                   system_router):
         app.include_router(router)
     return app

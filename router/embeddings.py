@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
 from router.schemas import EmbeddingRequest
+from router.tenancy.http import Caller
+from router.tenancy.service import TenancyService
 from serving.errors import InvalidRequest, StellwerkError
 
 __all__ = ["router"]
@@ -21,19 +23,30 @@ _ENDPOINT = "embeddings"
 
 
 @router.post("/v1/embeddings")
-async def create_embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
+async def create_embeddings(body: EmbeddingRequest, request: Request,
+                            ctx: Caller) -> JSONResponse:
     registry: ModelRegistry = request.app.state.registry
     metrics: RouterMetrics = request.app.state.metrics
-    entry, engine = registry.embedding_engine(body.model)
-    if body.dimensions is not None:
-        raise InvalidRequest(f"model {entry.id!r} does not support 'dimensions'", param="dimensions")
+    tenancy: TenancyService = request.app.state.tenancy
+    try:
+        entry, engine = registry.embedding_engine(body.model)
+        if body.dimensions is not None:
+            raise InvalidRequest(f"model {entry.id!r} does not support 'dimensions'", param="dimensions")
+        tenancy.admit(ctx, sum(len(text) for text in body.inputs()) // 3 + 1)
+        screening = tenancy.screen(ctx, body.inputs())
+        request.app.state.routing.check_allowed(entry, tenancy.policies(ctx, screening))
+    except StellwerkError as exc:
+        tenancy.record_failure(ctx, body.model, exc, _ENDPOINT)
+        raise
     started = time.perf_counter()
     try:
         result = await engine.embed(body.inputs())
     except StellwerkError as exc:
         metrics.errors.labels(_ENDPOINT, entry.id, exc.error_type).inc()
         metrics.requests.labels(_ENDPOINT, entry.id, str(exc.status_code)).inc()
+        tenancy.record_embedding(ctx, entry, 0, exc.status_code, exc.code or exc.error_type)
         raise
+    tenancy.record_embedding(ctx, entry, result.prompt_tokens, 200, None)
     metrics.latency.labels(_ENDPOINT, entry.id).observe(time.perf_counter() - started)
     metrics.requests.labels(_ENDPOINT, entry.id, "200").inc()
     metrics.tokens.labels(entry.id, "prompt").inc(result.prompt_tokens)

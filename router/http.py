@@ -24,6 +24,8 @@ def error_response(error: StellwerkError, *, anthropic: bool = False) -> JSONRes
         headers = {"retry-after": str(max(1, round(error.retry_after_s)))}
     elif error.status_code == 503:
         headers = {"retry-after": "5"}
+    elif error.status_code == 401:
+        headers = {"www-authenticate": 'Bearer realm="stellwerk"'}
     body = _anthropic_body(error) if anthropic else error_body(error)
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from cluster.telemetry import TelemetrySnapshot
 from router.registry import AUTO, ModelRegistry, RegisteredModel
+from router.tenancy.http import Caller
 from serving.errors import StellwerkError
 
 __all__ = ["router"]
@@ -21,7 +22,7 @@ _CREATED = 1_767_225_600  # 2026-01-01: catalogue entries have no creation time 
 
 
 @router.get("/v1/models")
-async def list_models(request: Request, all: bool = False) -> JSONResponse:
+async def list_models(request: Request, _: Caller, all: bool = False) -> JSONResponse:
     """Servable models (OpenAI format); `?all=true` adds unavailable entries with the reason."""
     registry: ModelRegistry = request.app.state.registry
     models = registry.all() if all else registry.servable()
@@ -54,7 +55,8 @@ async def status(request: Request) -> JSONResponse:
     snapshot: TelemetrySnapshot = request.app.state.telemetry.latest
     ready = bool(models) and all(r == "ok" for r in models.values())
     return JSONResponse({"ready": ready, "models": models, **report, **snapshot.to_json(),
-                         "routing": request.app.state.routing.status()})
+                         "routing": request.app.state.routing.status(),
+                         "tenancy": request.app.state.tenancy.status()})
 
 
 async def _model_health(request: Request) -> dict[str, str]:

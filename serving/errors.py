@@ -3,12 +3,14 @@
     StellwerkError
     ├── ClientError                 4xx: the request is wrong; retrying it unchanged will fail again
     │   ├── InvalidRequest          400 invalid_request_error
+    │   ├── AuthenticationFailed    401 code=invalid_api_key (no key, a wrong one, or a revoked one)
     │   │   └── ContextLengthExceeded   400 code=context_length_exceeded
     │   ├── ModelNotFound           404 code=model_not_found
     │   ├── ModelUnavailable        404 code=model_not_available (known, but cannot serve here)
     │   ├── ContentFiltered         400 code=content_filter (the provider refused the content)
     │   ├── NotAllowed              403 code=model_not_allowed (policy forbids this model/provider)
-    │   └── RateLimited             429 code=rate_limited (keeps the upstream Retry-After)
+    │   ├── RateLimited             429 code=rate_limited (keeps the upstream Retry-After)
+    │   └── QuotaExceeded           429 insufficient_quota (a tenant's budget is spent)
     ├── UpstreamError               5xx: an engine or provider failed; retrying may help
     │   ├── EngineUnavailable       503 (engine down, starting, or overloaded)
     │   ├── EngineFailed            502 (engine answered with an error or garbage)
@@ -22,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuthenticationFailed",
     "ClientError",
     "ContentFiltered",
     "ContextLengthExceeded",
@@ -32,6 +35,7 @@ __all__ = [
     "ModelNotFound",
     "ModelUnavailable",
     "NotAllowed",
+    "QuotaExceeded",
     "RateLimited",
     "StellwerkError",
     "UpstreamAuthFailed",
@@ -66,6 +70,12 @@ class InvalidRequest(ClientError):
     pass
 
 
+class AuthenticationFailed(ClientError):
+    status_code = 401
+    error_type = "authentication_error"
+    code = "invalid_api_key"
+
+
 class ContextLengthExceeded(InvalidRequest):
     code = "context_length_exceeded"
 
@@ -98,6 +108,11 @@ class RateLimited(ClientError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(RateLimited):
+    error_type = "insufficient_quota"
+    code = "insufficient_quota"
 
 
 class UpstreamError(StellwerkError):

@@ -152,6 +152,7 @@ def serve(args: argparse.Namespace) -> int:
     apps = _select(plan_apps(availabilities), args.models)
     routing_config = args.routing_config
     load_routing_config(routing_config or DEFAULT_ROUTING_CONFIG_PATH)  # fail before starting Ray
+    tenancy = _tenancy(args)
     # Prepare weights before starting Ray: a progress bar in the foreground, and a clear failure.
     sources = {app.name: model_source(app, _cache_root(args.cache_dir)) for app in apps}
     engine_env = _cpu_engine_env(args, apps)
@@ -183,7 +184,8 @@ def serve(args: argparse.Namespace) -> int:
 
         telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
         app = create_app(registry, {**chat, **embed}, status_provider=status_report,
-                         on_shutdown=clients.aclose, telemetry=telemetry, routing=routing)
+                         on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
+                         admin_key=os.environ.get(args.admin_key_env) or None)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:
@@ -192,6 +194,24 @@ def serve(args: argparse.Namespace) -> int:
         ray_cluster.shutdown(joined=args.ray_address is not None, apps=[a.name for a in apps])
         gpus.close()
     return 0
+
+
+def _tenancy(args: argparse.Namespace) -> Any:
+    """Keys, tenant policies, bans and the ledger: from --tenants (else open access) and --database."""
+    from router.hot_reload import ConfigHolder
+    from router.store import Database
+    from router.tenancy.config import TenantsConfig, load_tenants_config
+    from router.tenancy.service import TenancyService
+    from stellwerk_cli.tenancy import DEFAULT_DATABASE_PATH, database_url
+
+    if args.tenants is not None:
+        tenants = ConfigHolder(args.tenants, load_tenants_config, what="tenants file")
+    else:
+        logger.warning("no --tenants file: open access, every request is tenant 'default' (no API keys)")
+        tenants = ConfigHolder.fixed(TenantsConfig.open_access(), Path("(open access)"))
+    db = Database.open(database_url(args.database), default_path=DEFAULT_DATABASE_PATH)
+    logger.info("ledger, keys and bans in %s", db.describe())
+    return TenancyService(tenants, db)
 
 
 def _cpu_engine_env(args: argparse.Namespace, apps: list[Any]) -> dict[str, str]:

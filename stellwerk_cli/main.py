@@ -13,6 +13,8 @@ from typing import Protocol
 from cluster.telemetry import DEFAULT_INTERVAL_S
 from models.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError
 from router.routing.config import RoutingConfigError
+from router.store.engine import StoreError
+from router.tenancy.config import TenantsConfigError
 
 __all__ = ["main"]
 
@@ -55,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--routing-config", type=Path, default=None, metavar="FILE",
                        help="routing configuration YAML (default: the shipped router/routing/default.yaml); "
                             "re-read when it changes")
+    serve.add_argument("--tenants", type=Path, default=None, metavar="FILE",
+                       help="tenants and their policies (YAML; re-read when it changes). Without it: open "
+                            "access, no API keys, one tenant 'default'")
+    serve.add_argument("--database", default=None, metavar="URL",
+                       help="ledger, keys and bans: sqlite:///path or postgresql://... (default: "
+                            "$STELLWERK_DATABASE_URL, else ~/.local/share/stellwerk/stellwerk.db)")
+    serve.add_argument("--admin-key-env", default="STELLWERK_ADMIN_KEY", metavar="NAME",
+                       help="environment variable holding the admin API key (default STELLWERK_ADMIN_KEY; "
+                            "unset: the admin API is off)")
     serve.add_argument("--decision-log", type=Path, default=None, metavar="FILE",
                        help="append one JSON line per routing decision to FILE "
                             "(default: the configuration's decision_log, if any)")
@@ -87,7 +98,7 @@ class _CommandModule(Protocol):
 
 # Commands that live in their own module (keep this list short and the modules light to import:
 # heavy imports belong inside the handlers).
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("stellwerk_cli.tenancy", "stellwerk_cli.eval", "stellwerk_cli.overhead")
 
 
 def _command_modules() -> list[_CommandModule]:
@@ -112,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = handlers.get(args.command) or args.handler
     try:
         return int(handler(args))
-    except (CatalogueError, RoutingConfigError) as exc:
+    except (CatalogueError, RoutingConfigError, TenantsConfigError, StoreError) as exc:
         print(f"stellwerk: {exc}", file=sys.stderr)
         return 2
 

@@ -210,6 +210,10 @@ class ChatRun:
     _first: list[ChatChunk] = field(default_factory=list)
     _usage: Usage | None = None
     _ttft_seen: bool = False
+    # Set when the run ends (for the ledger): the HTTP-style status, the error type, seconds taken.
+    status: int | None = None
+    error_type: str | None = None
+    latency_s: float | None = None
 
     @property
     def model_id(self) -> str:
@@ -339,13 +343,19 @@ class ChatRun:
         if aclose is not None:
             await aclose()
 
+    @property
+    def usage(self) -> Usage | None:
+        return self._usage
+
     def _finish(self, status: str, error: str | None) -> None:
         if self.dispatch is not None:
             self.dispatch.close()
+        self.status, self.error_type = int(status), error
+        self.latency_s = self.clock() - self.started
         m, model = self.metrics, self.model_id
         m.in_flight.labels(_ENDPOINT, model).dec()
         m.requests.labels(_ENDPOINT, model, status).inc()
-        m.latency.labels(_ENDPOINT, model).observe(self.clock() - self.started)
+        m.latency.labels(_ENDPOINT, model).observe(self.latency_s)
         if error is not None:
             m.errors.labels(_ENDPOINT, model, error).inc()
         if self._usage is not None:

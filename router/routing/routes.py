@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from router.chat.routes import objective_of
 from router.registry import AUTO, ModelRegistry
 from router.routing.service import RoutingService
 from router.schemas import ChatCompletionRequest
+from router.tenancy.http import Caller, gate_chat
 
 __all__ = ["router"]
 
@@ -17,17 +19,20 @@ router = APIRouter()
 
 
 @router.post("/v1/route")
-async def explain_route(body: ChatCompletionRequest, request: Request) -> dict[str, Any]:
-    """The same decision `/v1/chat/completions` would take now, with features, every candidate's
-    scores and why each was or was not eligible. Hysteresis state and counters are left unchanged."""
+async def explain_route(body: ChatCompletionRequest, request: Request,
+                        ctx: Caller) -> dict[str, Any]:
+    """The same decision `/v1/chat/completions` would take now for this caller, with features, every
+    candidate's scores and why each was or was not eligible. Hysteresis state, counters and the
+    caller's rate limits are left unchanged."""
     routing: RoutingService = request.app.state.routing
+    gate = gate_chat(request.app.state.tenancy, ctx, body, admit=False)
     request_id = f"route-{uuid.uuid4().hex}"
     if body.model != AUTO:
         registry: ModelRegistry = request.app.state.registry
         entry, _ = registry.chat_engine(body.model)
-        routing.check_allowed(entry)
+        routing.check_allowed(entry, gate.policies)
         return {"id": request_id, "object": "stellwerk.route", "model": entry.id, "reason": "requested",
                 "explanation": "the request names its model", "fallback_order": []}
-    decision = await routing.decide(body, request.headers.get("x-stellwerk-objective"),
-                                    request_id=request_id, dry_run=True)
+    decision = await routing.decide(body, objective_of(request, ctx), request_id=request_id,
+                                    policies=gate.policies, dry_run=True)
     return {"id": request_id, "object": "stellwerk.route", **decision.to_json()}

@@ -1,0 +1,44 @@
+"""The tenancy steps as the HTTP endpoints use them: a FastAPI dependency and the chat gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from router.features.request_features import estimate_prompt_tokens
+from router.routing.candidates import CandidatePolicy
+from router.schemas import ChatCompletionRequest
+from router.tenancy.service import Screening, TenancyService, TenantContext
+
+__all__ = ["Caller", "ChatGate", "caller", "gate_chat"]
+
+# Output tokens counted against a tokens-per-minute limit when a request sets no max_tokens.
+_ASSUMED_OUTPUT_TOKENS = 256
+
+
+async def caller(request: Request) -> TenantContext:
+    """FastAPI dependency: the request's tenant (401 without a valid key where keys are required)."""
+    tenancy: TenancyService = request.app.state.tenancy
+    return tenancy.authenticate(request.headers)
+
+
+Caller = Annotated[TenantContext, Depends(caller)]
+"""An endpoint parameter of this type receives the authenticated caller."""
+
+
+@dataclass(frozen=True)
+class ChatGate:
+    policies: list[CandidatePolicy]
+    screening: Screening
+
+
+def gate_chat(tenancy: TenancyService, ctx: TenantContext, body: ChatCompletionRequest, *,
+              admit: bool = True) -> ChatGate:
+    """Rate limits and budget (unless `admit` is False, for dry runs), the sensitive-data screen, and
+    the candidate policies that follow from them."""
+    if admit:
+        tenancy.admit(ctx, estimate_prompt_tokens(body) + (body.output_limit() or _ASSUMED_OUTPUT_TOKENS))
+    screening = tenancy.screen(ctx, [m.text() for m in body.messages])
+    return ChatGate(tenancy.policies(ctx, screening), screening)
