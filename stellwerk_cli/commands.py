@@ -98,6 +98,7 @@ def _print_status(body: dict[str, Any]) -> None:
     for model_id, load in sorted(body.get("engines", {}).items()):
         print(f"  {model_id:36} {_queue_line(load)}")
     _print_routing(body.get("routing") or {})
+    _print_tenancy(body.get("tenancy") or {})
     gpus = body.get("gpus") or []
     print("gpus:" + ("" if gpus else " none (NVML not available on this machine)"))
     for g in gpus:
@@ -119,6 +120,17 @@ def _print_routing(routing: dict[str, Any]) -> None:
         unhealthy = f", UNHEALTHY: {m['unhealthy']}" if m.get("unhealthy") else ""
         print(f"  {model_id:36} {queued}TTFT ~ {m['ttft_base_s']:.2f} s + {m['ttft_per_request_s']:.2f} s "
               f"per queued ({m['ttft_samples']} measured){unhealthy}")
+
+
+def _print_tenancy(tenancy: dict[str, Any]) -> None:
+    if not tenancy:
+        return
+    error = tenancy.get("config_error")
+    tenants = ", ".join(tenancy.get("tenants") or []) or "none"
+    print(f"tenancy: auth {tenancy.get('auth')}, tenants: {tenants}; database {tenancy.get('database')}"
+          + ("\n  TENANTS FILE NOT RELOADED: " + error if error else ""))
+    bans = tenancy.get("bans") or []
+    print("  bans: " + (", ".join(f"{b['kind']}:{b['target']}" for b in bans) or "none"))
 
 
 def _queue_line(load: dict[str, Any]) -> str:

@@ -51,10 +51,12 @@ class TenantStack:
 
 
 def tenant_stack(tmp_path: Path, tenants_yaml: str, chat: Iterable[FakeChatEngine] = (),
-                 embed: Iterable[FakeEmbeddingEngine] = (), **kwargs: object) -> TenantStack:
+                 embed: Iterable[FakeEmbeddingEngine] = (), *, database: Path | None = None,
+                 **kwargs: object) -> TenantStack:
+    """A router whose tenants file and SQLite database live in `tmp_path` (or the given `database`)."""
     tenants_file = tmp_path / "tenants.yaml"
     tenants_file.write_text(tenants_yaml)
-    db = Database.open(None, default_path=tmp_path / "stellwerk.db")
+    db = Database.open(None, default_path=database or tmp_path / "stellwerk.db")
     holder: ConfigHolder[TenantsConfig] = ConfigHolder(tenants_file, load_tenants_config, what="tenants file")
     tenancy = TenancyService(holder, db)
     stack = build_stack(chat, embed, tenancy=tenancy, admin_key=ADMIN_KEY, **kwargs)  # type: ignore[arg-type]

@@ -286,3 +286,32 @@ async def test_every_request_is_in_the_ledger_with_its_outcome(ts: TenantStack) 
     refused = [r for r in rows.values() if r["status"] == 403]
     assert len(refused) == 1 and refused[0]["error_type"] == "model_not_allowed"
     assert denied.status_code == 403
+
+
+async def test_a_ban_reaches_another_router_on_the_same_database_within_a_second(tmp_path: Path) -> None:
+    first = tenant_stack(tmp_path, "tenants:\n  t: {}\n", engines(), category="math")
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    # A second router process would open the same database; here, a second app in this process.
+    second = tenant_stack(second_dir, "tenants:\n  t: {}\n", engines(), category="math",
+                          database=tmp_path / "stellwerk.db")
+    secret = first.key("t")
+    second.tenancy.directory.refresh()  # the key; the ban below must arrive by polling alone
+    second.tenancy.directory.start()  # its polling loop, as the app's lifespan would start it
+    try:
+        async with asgi_client(first.stack.app) as a, asgi_client(second.stack.app) as b:
+            before = await b.post(CHAT, json=ask(), headers=bearer(secret))
+            await a.post("/admin/bans", json={"target": "model:openai/gpt-4o-mini"}, headers=ADMIN)
+            started = asyncio.get_running_loop().time()
+            for _ in range(100):
+                reply = await b.post(CHAT, json=ask(), headers=bearer(secret))
+                if reply.headers["x-stellwerk-model"] != MINI:
+                    break
+                await asyncio.sleep(0.02)
+            took = asyncio.get_running_loop().time() - started
+    finally:
+        await second.tenancy.directory.stop()
+
+    assert before.headers["x-stellwerk-model"] == MINI
+    assert reply.headers["x-stellwerk-model"] == HAIKU
+    assert took < 1.5, f"the ban took {took:.2f} s to reach the second router"
