@@ -41,6 +41,7 @@ class Stack:
     # The routing configuration file the router watches, and its decision log (None: external stack).
     routing_config: Path | None = None
     decision_log: Path | None = None
+    database_url: str | None = None  # the router's ledger, keys and bans
 
     @property
     def api(self) -> str:
@@ -138,19 +139,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log = folder / "serve.log"
     port = _free_port()
     routing, decisions = folder / "routing.yaml", folder / "decisions.jsonl"
+    database = f"sqlite:///{folder / 'stellwerk.db'}"
     routing.write_text(e2e_routing_config())
     with _fake_provider_catalogue(folder) as catalogue:
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "stellwerk_cli.main", "--catalogue", str(catalogue), "serve",
                  "--port", str(port), "--routing-config", str(routing), "--decision-log", str(decisions),
-                 "--telemetry-interval", "0.5"],
+                 "--telemetry-interval", "0.5", "--database", database],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, FAKE_KEY_ENV: "test-key"})
         url = f"http://127.0.0.1:{port}"
         try:
             early = _wait_ready(url, proc, log)
-            yield Stack(url, log, early, routing, decisions)
+            yield Stack(url, log, early, routing, decisions, database)
         finally:
             _stop(proc, log)
 
