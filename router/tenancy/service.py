@@ -149,6 +149,9 @@ class TenancyService:
         if action == "allow":
             return Screening({}, on_prem_only=False)
         kinds = self._detector.kinds_in(texts)
+        if kinds:  # kinds and counts only: the text itself is never logged
+            logger.info("tenant %s: the prompt contains %s; policy %s", ctx.tenant,
+                        ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items())), action)
         if kinds and action == "refuse":
             raise NotAllowed(f"the request contains {_describe(kinds)}, which tenant {ctx.tenant!r} may not "
                              "send to any model", code="sensitive_data")

@@ -315,3 +315,22 @@ async def test_a_ban_reaches_another_router_on_the_same_database_within_a_second
     assert before.headers["x-stellwerk-model"] == MINI
     assert reply.headers["x-stellwerk-model"] == HAIKU
     assert took < 1.5, f"the ban took {took:.2f} s to reach the second router"
+
+
+async def test_the_tenants_file_reloads_without_a_restart(tmp_path: Path) -> None:
+    ts = tenant_stack(tmp_path, "tenants:\n  t: {}\n", engines(), category="math")
+    secret = ts.key("t")
+    async with asgi_client(ts.stack.app) as client:
+        before = await client.post(CHAT, json=ask(), headers=bearer(secret))
+        ts.tenants_file.write_text("tenants:\n  t:\n    policy: {leave_premises: false}\n")
+        assert ts.tenancy.tenants.check()
+        after = await client.post(CHAT, json=ask(), headers=bearer(secret))
+        ts.tenants_file.write_text("tenants:\n  t:\n    policy: {leave_premise: false}\n")
+        assert not ts.tenancy.tenants.check()
+        status = (await client.get("/status")).json()["tenancy"]
+        kept = await client.post(CHAT, json=ask(), headers=bearer(secret))
+
+    assert before.headers["x-stellwerk-model"] == MINI
+    assert after.headers["x-stellwerk-model"] == GEMMA
+    assert "leave_premise" in status["config_error"] and status["config_version"] == 2
+    assert kept.headers["x-stellwerk-model"] == GEMMA
