@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from models.yaml_lines import line_of
+from models.yaml_config import line_of
 
 __all__ = [
     "DEFAULT_CATALOGUE_PATH",

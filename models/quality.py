@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from models.categories import CATEGORIES
-from models.yaml_lines import line_of
+from models.yaml_config import line_of
 
 __all__ = ["DEFAULT_QUALITY_PATH", "QualityTable", "QualityTableError"]
 

@@ -5,56 +5,27 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from router.cancellation import cancel_on_disconnect
-from router.chat.service import ChatRun, ChatService
+from router.chat.accounted import open_accounted
+from router.chat.service import ChatRun
 from router.schemas import ChatCompletionRequest
 from router.sse import sse_stream
-from router.tenancy.http import Caller, gate_chat
-from router.tenancy.service import TenancyService, TenantContext
-from serving.errors import StellwerkError
+from router.tenancy.http import Caller
 
-__all__ = ["OBJECTIVE_HEADER", "cost_headers", "objective_of", "route_headers", "router"]
-
-OBJECTIVE_HEADER = "x-stellwerk-objective"
-_ENDPOINT = "chat"
+__all__ = ["cost_headers", "router"]
 
 router = APIRouter()
+_ENDPOINT = "chat"
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def create_chat_completion(body: ChatCompletionRequest, request: Request,
-                                 ctx: Caller) -> Response:
-    service: ChatService = request.app.state.chat_service
-    tenancy: TenancyService = request.app.state.tenancy
-    try:
-        gate = gate_chat(tenancy, ctx, body)
-        run = await cancel_on_disconnect(request, service.open(
-            body, objective=objective_of(request, ctx), policies=gate.policies))
-    except StellwerkError as exc:
-        tenancy.record_failure(ctx, body.model, exc, _ENDPOINT)
-        raise
-    headers = {**route_headers(run), **gate.screening.headers()}
+async def create_chat_completion(body: ChatCompletionRequest, request: Request, ctx: Caller) -> Response:
+    opened = await open_accounted(request, ctx, body, _ENDPOINT)
     if body.stream:
-        events = tenancy.accounted(ctx, run, _ENDPOINT, run.stream_events())
-        return StreamingResponse(sse_stream(events), media_type="text/event-stream",
-                                 headers={**headers, "cache-control": "no-cache"})
-    try:
-        answer = await cancel_on_disconnect(request, run.complete())
-    except BaseException:
-        tenancy.record_run_nowait(ctx, run, _ENDPOINT)
-        raise
-    await tenancy.record_run(ctx, run, _ENDPOINT)
-    return JSONResponse(answer, headers={**headers, **cost_headers(run)})
-
-
-def objective_of(request: Request, ctx: TenantContext) -> str | None:
-    """The request's routing objective: its header, else the tenant's default, else the router's."""
-    return request.headers.get(OBJECTIVE_HEADER) or ctx.config.default_objective
-
-
-def route_headers(run: ChatRun) -> dict[str, str]:
-    """Which model answers and why (`x-stellwerk-route` is the decision's reason code)."""
-    return {"x-stellwerk-model": run.model_id, **run.route.headers()}
+        return StreamingResponse(sse_stream(opened.stream(opened.run.stream_events())),
+                                 media_type="text/event-stream",
+                                 headers={**opened.headers, "cache-control": "no-cache"})
+    answer = await opened.complete()
+    return JSONResponse(answer, headers={**opened.headers, **cost_headers(opened.run)})
 
 
 def cost_headers(run: ChatRun) -> dict[str, str]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.catalogue import ModelEntry
 from models.categories import CATEGORIES
-from models.yaml_lines import line_of
+from models.yaml_config import parse_yaml_model, read_yaml_model
 
 __all__ = [
     "DEFAULT_ROUTING_CONFIG_PATH",
@@ -173,35 +172,14 @@ class RoutingConfigError(ValueError):
 
 
 def load_routing_config(path: Path = DEFAULT_ROUTING_CONFIG_PATH) -> RoutingConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RoutingConfigError(f"{path}: cannot read the routing configuration: {exc.strerror}") from None
-    return parse_routing_config(text, path)
+    return read_yaml_model(path, RoutingConfig, what="routing configuration", error=RoutingConfigError,
+                           hidden=_UNION_TAGS)
 
 
 def parse_routing_config(text: str, path: Path) -> RoutingConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RoutingConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise RoutingConfigError(f"{path}: the routing configuration must be a mapping")
-    try:
-        return RoutingConfig.model_validate(data)
-    except ValidationError as exc:
-        raise RoutingConfigError(_describe(exc, text, path)) from None
+    return parse_yaml_model(text, path, RoutingConfig, what="routing configuration", error=RoutingConfigError,
+                            hidden=_UNION_TAGS)
 
 
-def _describe(exc: ValidationError, text: str, path: Path) -> str:
-    lines = [f"{path}: {exc.error_count()} error(s) in the routing configuration"]
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-        where = ".".join(str(p) for p in loc) or "(top level)"
-        line = line_of(text, loc)
-        prefix = f"  line {line}: " if line else "  "
-        lines.append(f"{prefix}{where}: {err['msg']}")
-    return "\n".join(lines)
-
-
-_UNION_TAGS = {"cheapest", "best-quality", "local-only"}
+# pydantic names a discriminated union's member in error locations; YAML has no such key.
+_UNION_TAGS = frozenset({"cheapest", "best-quality", "local-only"})

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from router.chat.routes import objective_of
+from router.chat.accounted import objective_of
 from router.registry import AUTO, ModelRegistry
 from router.routing.service import RoutingService
 from router.schemas import ChatCompletionRequest

@@ -21,11 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalogue import ModelEntry
-from models.yaml_lines import line_of
+from models.yaml_config import parse_yaml_model, read_yaml_model
 
 __all__ = [
     "ANONYMOUS_TENANT",
@@ -113,27 +112,8 @@ class TenantsConfigError(ValueError):
 
 
 def load_tenants_config(path: Path) -> TenantsConfig:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TenantsConfigError(f"{path}: cannot read the tenants file: {exc.strerror}") from None
-    return parse_tenants_config(text, path)
+    return read_yaml_model(path, TenantsConfig, what="tenants file", error=TenantsConfigError)
 
 
 def parse_tenants_config(text: str, path: Path) -> TenantsConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TenantsConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise TenantsConfigError(f"{path}: the tenants file must be a mapping")
-    try:
-        return TenantsConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{path}: {exc.error_count()} error(s) in the tenants file"]
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = line_of(text, loc)
-            where = ".".join(str(p) for p in loc) or "(top level)"
-            lines.append(f"{'  line ' + str(line) + ': ' if line else '  '}{where}: {err['msg']}")
-        raise TenantsConfigError("\n".join(lines)) from None
+    return parse_yaml_model(text, path, TenantsConfig, what="tenants file", error=TenantsConfigError)
