@@ -52,7 +52,7 @@ def describe_errors(exc: ValidationError, text: str, path: Path, *, what: str,
         where = ".".join(str(p) for p in loc) or "(top level)"
         line = line_of(text, loc)
         prefix = f"  line {line}: " if line else "  "
-        lines.append(f"{prefix}{where}{label(loc)}: {err['msg']}")
+        lines.append(f"{prefix}{where}{label(loc)}: {err['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 

@@ -98,7 +98,10 @@ class _CommandModule(Protocol):
 
 # Commands that live in their own module (keep this list short and the modules light to import:
 # heavy imports belong inside the handlers).
-_COMMAND_MODULES: tuple[str, ...] = ("stellwerk_cli.tenancy", "stellwerk_cli.eval", "stellwerk_cli.overhead")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "stellwerk_cli.tenancy", "stellwerk_cli.eval", "stellwerk_cli.overhead", "stellwerk_cli.plan",
+    "stellwerk_cli.cost",
+)
 
 
 def _command_modules() -> list[_CommandModule]:
