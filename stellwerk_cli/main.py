@@ -99,8 +99,8 @@ class _CommandModule(Protocol):
 # Commands that live in their own module (keep this list short and the modules light to import:
 # heavy imports belong inside the handlers).
 _COMMAND_MODULES: tuple[str, ...] = (
-    "stellwerk_cli.tenancy", "stellwerk_cli.eval", "stellwerk_cli.overhead", "stellwerk_cli.plan",
-    "stellwerk_cli.cost",
+    "stellwerk_cli.tenancy", "stellwerk_cli.eval", "stellwerk_cli.overhead", "stellwerk_cli.bench",
+    "stellwerk_cli.plan", "stellwerk_cli.cost",
 )
 
 
