@@ -96,3 +96,17 @@ async def test_costs_report_with_savings_against_the_frontier(db_url: str,
     assert "all on openai/gpt-4.1 it would have cost 0.010000" in out
     code, _, err = run(capsys, "costs", "--baseline", "nope", "--database", db_url)
     assert code == 2 and "not in the catalogue" in err
+
+
+def test_serve_refuses_an_invalid_tenants_file_before_starting_anything(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "tenants.yaml"
+    bad.write_text("tenants:\n  acme:\n    policy: {deny_provider: [openai]}\n")
+    done = subprocess.run([sys.executable, "-m", "stellwerk_cli.main", "serve", "--tenants", str(bad),
+                           "--database", f"sqlite:///{tmp_path / 'db.sqlite'}", "--port", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "line 3: tenants.acme.policy.deny_provider: Extra inputs are not permitted" in done.stderr
+    assert "Traceback" not in done.stderr
