@@ -10,7 +10,6 @@ unknown in the snapshot, with the reason; the sampler keeps going.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster.gpu import GpuReading
+from cluster.periodic import Periodic
 from serving.engine import ChatEngine, EngineStats
 from serving.errors import StellwerkError
 
@@ -73,13 +73,12 @@ class TelemetrySampler:
             raise ValueError(f"the telemetry interval must be positive, not {interval_s}")
         self._engines = dict(engines)
         self._read_gpus = read_gpus
-        self._interval = interval_s
         self._timeout = timeout_s if timeout_s is not None else max(interval_s, 1.0)
         self._clock = clock
         self._latest = TelemetrySnapshot()
         self._listeners: list[Callable[[TelemetrySnapshot], object]] = []
         self._failing: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("telemetry sample", interval_s, self.sample)
 
     @property
     def latest(self) -> TelemetrySnapshot:
@@ -88,15 +87,10 @@ class TelemetrySampler:
     def start(self, *listeners: Callable[[TelemetrySnapshot], object]) -> None:
         """Start sampling in the running event loop, telling `listeners` of every sample from now on."""
         self._listeners.extend(listeners)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="telemetry")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def sample(self) -> TelemetrySnapshot:
         """Take one sample now, store it as `latest` and tell the listeners."""
@@ -110,14 +104,6 @@ class TelemetrySampler:
         for listener in self._listeners:
             listener(self._latest)
         return self._latest
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sample()
-            except Exception:  # NOTE: a broken GPU read or listener must not end the sampling
-                logger.exception("telemetry sample failed")
-            await asyncio.sleep(self._interval)
 
     async def _read_engine(self, model_id: str) -> EngineStats | str:
         """The engine's stats, or why they are unknown (logged once per failure, not every sample)."""

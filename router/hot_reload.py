@@ -10,13 +10,13 @@ are told, e.g. to re-tune hysteresis). An invalid one is refused: its errors are
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
+
+from cluster.periodic import Periodic
 
 __all__ = ["ConfigHolder"]
 
@@ -35,14 +35,13 @@ class ConfigHolder(Generic[T]):
         self.path = path
         self._load = load
         self._what = what
-        self._interval = interval_s
         self._signature = self._stat()
         self._current = load(path)
         self._watching = True
         self._error: str | None = None
         self._version = 1
         self._listeners: list[Callable[[T], object]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(f"{what} watch", interval_s, self._check_async, wait_first=True)
 
     @classmethod
     def fixed(cls, config: T, path: Path) -> ConfigHolder[T]:
@@ -68,15 +67,11 @@ class ConfigHolder(Generic[T]):
         self._listeners.append(listener)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._watch(), name="routing-config-watch")
+        """Check the file every `interval_s` in the running event loop."""
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     def check(self) -> bool:
         """Reload if the file changed; True when a new version was taken."""
@@ -97,13 +92,8 @@ class ConfigHolder(Generic[T]):
             listener(config)
         return True
 
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                self.check()
-            except Exception:  # NOTE: a listener's bug must not end the watching
-                logger.exception("%s watcher failed", self._what)
+    async def _check_async(self) -> None:
+        self.check()
 
     def _stat(self) -> _Signature:
         try:

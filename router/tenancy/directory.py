@@ -9,11 +9,11 @@ and a request never waits on the database to be authenticated or filtered.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 from dataclasses import dataclass
 
+from cluster.periodic import Periodic
 from models.catalogue import ModelEntry
 from router.store import (
     ApiKey,
@@ -59,11 +59,10 @@ class Directory:
         self._db = db
         self._keys = KeyStore(db)
         self._bans = BanStore(db)
-        self._interval = interval_s
         self._version = -1
         self._by_hash: dict[str, ApiKey] = {}
         self.ban_policy = BanPolicy()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("key and ban sync", interval_s, self._sync)
         self._failing = False
 
     def refresh(self, *, force: bool = False) -> bool:
@@ -86,25 +85,20 @@ class Directory:
         return key
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="directory-sync")
+        """Poll the database every `interval_s` in the running event loop."""
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.refresh)
-                if self._failing:
-                    logger.info("directory: the database answers again")
-                self._failing = False
-            except StoreError as exc:  # keep serving with the last keys and bans; say so once
-                if not self._failing:
-                    logger.error("directory: cannot read keys and bans (%s); using the last ones", exc)
-                self._failing = True
-            await asyncio.sleep(self._interval)
+    async def _sync(self) -> None:
+        try:
+            await asyncio.to_thread(self.refresh)
+        except StoreError as exc:  # keep serving with the last keys and bans; say so once
+            if not self._failing:
+                logger.error("directory: cannot read keys and bans (%s); using the last ones", exc)
+            self._failing = True
+            return
+        if self._failing:
+            logger.info("directory: the database answers again")
+        self._failing = False

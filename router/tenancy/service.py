@@ -15,7 +15,6 @@ For each request the HTTP layer asks, in order:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cluster.periodic import Periodic
 from models.catalogue import ModelEntry
 from router.chat.service import ChatRun
 from router.guard import SensitiveDataDetector
@@ -89,8 +89,8 @@ class TenancyService:
         self.budgets = BudgetTracker(self.ledger)
         self.writer = LedgerWriter(db)
         self._detector = detector or SensitiveDataDetector()
-        self._budget_refresh_s = budget_refresh_s
-        self._task: asyncio.Task[None] | None = None
+        self._budget_loop = Periodic("budget refresh", budget_refresh_s, self._refresh_budgets,
+                                     wait_first=True)
         self.directory.refresh(force=True)
         self.budgets.refresh(self._budgeted())
         self.writer.start()
@@ -107,13 +107,10 @@ class TenancyService:
         """Start polling keys and bans, the tenants file and budgets (in the running event loop)."""
         self.directory.start()
         self.tenants.start()
-        self._task = asyncio.create_task(self._refresh_budgets(), name="budget-refresh")
+        self._budget_loop.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._budget_loop.stop()
         await self.tenants.stop()
         await self.directory.stop()
         await asyncio.to_thread(self.writer.close)
@@ -229,12 +226,10 @@ class TenancyService:
                 if t.budget.per_day is not None or t.budget.per_month is not None]
 
     async def _refresh_budgets(self) -> None:
-        while True:
-            await asyncio.sleep(self._budget_refresh_s)
-            try:
-                await asyncio.to_thread(self.budgets.refresh, self._budgeted())
-            except StoreError as exc:
-                logger.warning("budgets: cannot read the ledger (%s); using the last totals", exc)
+        try:
+            await asyncio.to_thread(self.budgets.refresh, self._budgeted())
+        except StoreError as exc:
+            logger.warning("budgets: cannot read the ledger (%s); using the last totals", exc)
 
     def status(self) -> dict[str, Any]:
         cfg = self.tenants.current
