@@ -11,10 +11,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.yaml_config import line_of
+from models.yaml_config import read_yaml_model
 
 __all__ = [
     "DEFAULT_CATALOGUE_PATH",
@@ -202,30 +201,7 @@ class CatalogueError(ValueError):
 
 def load_catalogue(path: Path = DEFAULT_CATALOGUE_PATH) -> Catalogue:
     """Read and validate a catalogue file; errors name the file, the entry, the field and the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogueError(f"{path}: cannot read the catalogue: {exc.strerror}") from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return Catalogue.model_validate(raw)
-    except ValidationError as exc:
-        raise CatalogueError(_describe(path, text, raw, exc)) from exc
-
-
-def _describe(path: Path, text: str, raw: object, exc: ValidationError) -> str:
-    lines = [f"{path}: {exc.error_count()} error(s) in the model catalogue"]
-    for err in exc.errors():
-        loc = err["loc"]
-        where = ".".join(str(part) for part in loc) or "(top level)"
-        entry = _entry_name(raw, loc)
-        line = line_of(text, loc)
-        prefix = f"  line {line}: " if line else "  "
-        lines.append(f"{prefix}{where}{entry}: {err['msg']}")
-    return "\n".join(lines)
+    return read_yaml_model(path, Catalogue, what="model catalogue", error=CatalogueError, label=_entry_name)
 
 
 def _entry_name(raw: object, loc: tuple[int | str, ...]) -> str:

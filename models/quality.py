@@ -13,11 +13,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.categories import CATEGORIES
-from models.yaml_config import line_of
+from models.yaml_config import read_yaml_model
 
 __all__ = ["DEFAULT_QUALITY_PATH", "QualityTable", "QualityTableError"]
 
@@ -88,19 +87,10 @@ class QualityTable:
     def load(cls, path: Path | None = None) -> QualityTable:
         """Read and validate a table (default: the shipped models/quality.yaml)."""
         path = DEFAULT_QUALITY_PATH if path is None else path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise QualityTableError(f"{path}: cannot read the quality table: {exc.strerror}") from exc
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise QualityTableError(f"{path}: not valid YAML: {exc}") from exc
-        try:
-            # NOTE: YAML already gives dates as datetime.date; strict mode would reject a string.
-            return cls(_QualityFile.model_validate(raw), path)
-        except ValidationError as exc:
-            raise QualityTableError(_describe(path, text, exc)) from exc
+        # NOTE: YAML already gives dates as datetime.date; strict mode would reject a string.
+        data = read_yaml_model(path, _QualityFile, what="quality table", error=QualityTableError,
+                               label=_model_label)
+        return cls(data, path)
 
     @property
     def as_of(self) -> dt.date:
@@ -126,14 +116,5 @@ class QualityTable:
         return self._data.model_dump(mode="json")
 
 
-def _describe(path: Path, text: str, exc: ValidationError) -> str:
-    lines = [f"{path}: {exc.error_count()} error(s) in the quality table"]
-    for err in exc.errors():
-        loc = err["loc"]
-        where = ".".join(str(part) for part in loc) or "(top level)"
-        model = f" (model {loc[1]!r})" if len(loc) >= 2 and loc[0] == "models" else ""
-        line = line_of(text, loc)
-        prefix = f"  line {line}: " if line else "  "
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{prefix}{where}{model}: {msg}")
-    return "\n".join(lines)
+def _model_label(_: object, loc: tuple[int | str, ...]) -> str:
+    return f" (model {loc[1]!r})" if len(loc) >= 2 and loc[0] == "models" else ""

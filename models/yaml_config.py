@@ -14,20 +14,24 @@ __all__ = ["describe_errors", "line_of", "parse_yaml_model", "read_yaml_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
+Label = Callable[[object, tuple[int | str, ...]], str]
+"""Extra words after an error's field path, from the parsed YAML and the error's location (e.g. the
+name of the catalogue entry the field belongs to)."""
+
 
 def read_yaml_model(path: Path, model: type[M], *, what: str, error: type[ValueError],
-                    hidden: Collection[str] = ()) -> M:
+                    hidden: Collection[str] = (), label: Label | None = None) -> M:
     """Read `path` and validate it as `model`; any problem raises `error` naming the file (and the
     line and field, for validation errors). `what` names the file's role, e.g. "tenants file"."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read the {what}: {exc.strerror}") from None
-    return parse_yaml_model(text, path, model, what=what, error=error, hidden=hidden)
+    return parse_yaml_model(text, path, model, what=what, error=error, hidden=hidden, label=label)
 
 
 def parse_yaml_model(text: str, path: Path, model: type[M], *, what: str, error: type[ValueError],
-                     hidden: Collection[str] = ()) -> M:
+                     hidden: Collection[str] = (), label: Label | None = None) -> M:
     """Validate YAML `text` (read from `path`) as `model`. `hidden` are pydantic location parts that
     are not YAML keys (e.g. the tags of a discriminated union), left out of field paths."""
     try:
@@ -39,12 +43,13 @@ def parse_yaml_model(text: str, path: Path, model: type[M], *, what: str, error:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise error(describe_errors(exc, text, path, what=what, hidden=hidden)) from None
+        raise error(describe_errors(exc, text, path, what=what, hidden=hidden,
+                                    label=None if label is None else lambda loc: label(data, loc))) from None
 
 
 def describe_errors(exc: ValidationError, text: str, path: Path, *, what: str,
                     hidden: Collection[str] = (),
-                    label: Callable[[tuple[int | str, ...]], str] = lambda _: "") -> str:
+                    label: Callable[[tuple[int | str, ...]], str] | None = None) -> str:
     """One line per error: `line N: field.path[label]: message`."""
     lines = [f"{path}: {exc.error_count()} error(s) in the {what}"]
     for err in exc.errors():
@@ -52,7 +57,8 @@ def describe_errors(exc: ValidationError, text: str, path: Path, *, what: str,
         where = ".".join(str(p) for p in loc) or "(top level)"
         line = line_of(text, loc)
         prefix = f"  line {line}: " if line else "  "
-        lines.append(f"{prefix}{where}{label(loc)}: {err['msg'].removeprefix('Value error, ')}")
+        extra = "" if label is None else label(loc)
+        lines.append(f"{prefix}{where}{extra}: {err['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 
