@@ -63,28 +63,28 @@ async def _decide(gpus: list[GpuReading]) -> dict[str, Any]:
     return {"chosen": decision.chosen.id, "reason": decision.reason, "llama_note": llama["note"]}
 
 
+def _report(phase: str, readings: list[GpuReading]) -> None:
+    """Print the readings and the routing decision they lead to (skipped without the router's deps)."""
+    print(json.dumps({"phase": phase, "readings": [g.__dict__ for g in readings]}))
+    try:
+        print(json.dumps({"phase": phase, "decision": asyncio.run(_decide(readings))}))
+    except ImportError as exc:
+        print(json.dumps({"routing_skipped": str(exc)}))
+
+
 def main() -> None:
     reader = NvmlReader()
     print(json.dumps({"gpus": reader.count()}))
-    idle = reader.read()
-    print(json.dumps({"phase": "idle", "readings": [g.__dict__ for g in idle]}))
-    try:
-        print(json.dumps({"phase": "idle", "decision": asyncio.run(_decide(idle))}))
-    except ImportError as exc:
-        print(json.dumps({"routing_skipped": str(exc)}))
+    _report("idle", reader.read())
     stop = threading.Event()
     worker = threading.Thread(target=_load, args=(stop,), daemon=True)
     worker.start()
-    time.sleep(3)
-    busy = reader.read()
-    for _ in range(3):
+    time.sleep(3)  # let utilisation reach its plateau (NVML averages over its sample period)
+    for _ in range(2):
         time.sleep(1)
-        busy = reader.read()
-        print(json.dumps({"phase": "loaded", "readings": [g.__dict__ for g in busy]}))
-    try:
-        print(json.dumps({"phase": "loaded", "decision": asyncio.run(_decide(busy))}))
-    except ImportError as exc:
-        print(json.dumps({"routing_skipped": str(exc)}))
+        print(json.dumps({"phase": "loaded", "readings": [g.__dict__ for g in reader.read()]}))
+    time.sleep(1)
+    _report("loaded", reader.read())
     stop.set()
     worker.join(10)
     reader.close()
