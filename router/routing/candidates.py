@@ -22,7 +22,7 @@ from serving.errors import (
     StellwerkError,
 )
 
-__all__ = ["CandidatePolicy", "Filtered", "Rejection", "filter_candidates"]
+__all__ = ["CandidatePolicy", "Filtered", "Rejection", "filter_candidates", "policy_rejection"]
 
 # Output tokens assumed for the context check when the request sets no limit.
 _MIN_OUTPUT_TOKENS = 16
@@ -57,7 +57,7 @@ def filter_candidates(
     rejected: list[Rejection] = []
     remaining = [m for m in models if m.capabilities.chat]
     stages: list[tuple[str, Callable[[ModelEntry], str | None], _ErrorFactory]] = [
-        ("policy", lambda m: _first_reason(policies, m), _not_allowed),
+        ("policy", lambda m: policy_rejection(policies, m), _not_allowed),
         ("capability", lambda m: _missing_capability(m, features), _no_capability),
         ("context", lambda m: _too_long(m, features), _too_long_everywhere(features)),
         ("health", unhealthy, _nothing_healthy),
@@ -77,7 +77,8 @@ def filter_candidates(
     return Filtered(tuple(remaining), tuple(rejected))
 
 
-def _first_reason(policies: Sequence[CandidatePolicy], entry: ModelEntry) -> str | None:
+def policy_rejection(policies: Sequence[CandidatePolicy], entry: ModelEntry) -> str | None:
+    """The first policy's reason to forbid `entry`, or None if every policy allows it."""
     for policy in policies:
         reason = policy.reject_reason(entry)
         if reason is not None:

@@ -21,7 +21,7 @@ from models.catalogue import ModelEntry
 from router.features.request_features import RequestFeatures
 from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
-from router.routing.candidates import CandidatePolicy, Rejection, filter_candidates
+from router.routing.candidates import CandidatePolicy, Rejection, filter_candidates, policy_rejection
 from router.routing.config import LocalOnlyObjective, Objective, RoutingConfig
 from router.routing.decision import Assessment, Decision, rank
 from router.routing.decision_log import DecisionLog
@@ -134,10 +134,9 @@ class RoutingService:
 
     def check_allowed(self, entry: ModelEntry, policies: Sequence[CandidatePolicy] = ()) -> None:
         """Raise `NotAllowed` (403) if policy forbids the model a request names."""
-        for policy in (self.config.current.policy, *policies):
-            reason = policy.reject_reason(entry)
-            if reason is not None:
-                raise NotAllowed(f"model {entry.id!r} may not be used: {reason}", param="model")
+        reason = policy_rejection([self.config.current.policy, *policies], entry)
+        if reason is not None:
+            raise NotAllowed(f"model {entry.id!r} may not be used: {reason}", param="model")
 
     def max_attempts(self) -> int:
         return self.config.current.fallback.max_attempts
