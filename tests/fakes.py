@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cluster.telemetry import TelemetrySampler
 from models.availability import Availability
-from models.catalogue import Catalogue, load_catalogue
+from models.catalogue import Catalogue, ModelEntry, load_catalogue
 from router.app import create_app
 from router.features.request_features import RequestFeatures, structural_features
 from router.metrics import RouterMetrics
@@ -197,7 +197,8 @@ class ScriptedFeatures:
 
 
 class TableQuality:
-    """A `QualityScores` from a dict: model id → score for every category (or → {category: score})."""
+    """A `QualityScores` and `QualityPredictor` from a dict: model id → score for every category (or →
+    {category: score}); `predict` reads the request's category, so tests script quality by category."""
 
     def __init__(self, scores: Mapping[str, float | Mapping[str, float]]) -> None:
         self.scores = dict(scores)
@@ -207,6 +208,9 @@ class TableQuality:
         if value is None or isinstance(value, float | int):
             return value
         return value.get(category)
+
+    def predict(self, features: RequestFeatures, entry: ModelEntry) -> float | None:
+        return self.score(entry.id, features.category)
 
 
 # Local models below most floors, remote ones above: `auto` picks by task and load, not by accident.

@@ -12,7 +12,7 @@ from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
 from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
 from router.routing.decision_log import DecisionLog
-from router.routing.service import FeatureSource, QualityScores, RoutingService
+from router.routing.service import CategoryQuality, FeatureSource, QualityPredictor, RoutingService
 
 __all__ = ["default_routing"]
 
@@ -24,7 +24,7 @@ def default_routing(
     *,
     config_path: Path | None = None,
     features: FeatureSource | None = None,
-    quality: QualityScores | None = None,
+    quality: QualityPredictor | None = None,
     decision_log: Path | None = None,
 ) -> RoutingFactory:
     """A factory for `create_app`. Loads the configuration now (an invalid file fails here, before the
@@ -38,7 +38,7 @@ def default_routing(
         return RoutingService(
             holder,
             features or _shipped_classifier(),
-            quality or QualityTable.load(),
+            quality or _shipped_quality(),
             registry.chat_candidates,
             lambda: telemetry.latest,
             metrics,
@@ -53,3 +53,7 @@ def _shipped_classifier() -> FeatureSource:
     from router.features.extract import FeatureExtractor
 
     return FeatureExtractor.load()
+
+
+def _shipped_quality() -> QualityPredictor:
+    return CategoryQuality(QualityTable.load())
