@@ -100,7 +100,8 @@ class FrontierBudget:
             return BudgetVerdict(ok, f"frontier share {realised:.1%} vs target {target:.1%} (warming up)")
         effective = min(1.0, max(0.0, target + _CORRECTION * (target - realised)))
         threshold = _upper_quantile([p.gain for p in self._past], effective)
-        ok = gain >= threshold and effective > 0
+        # Ties at the threshold (e.g. many requests only a frontier model can serve) share what is left.
+        ok = effective > 0 and (gain > threshold or (gain == threshold and realised < target))
         return BudgetVerdict(ok, f"gain {_fmt(gain)} {'>=' if ok else '<'} threshold {_fmt(threshold)} "
                                  f"(frontier share {realised:.1%}, target {target:.1%})")
 
