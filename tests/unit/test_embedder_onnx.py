@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import encoder_export
 from models.encoder_export import DEFAULT_ENCODER, ENCODER_FILE, EncoderSpec, encoder_path, prepare_encoder
 from models.prepare import MARKER_NAME, default_cache_root
 from router.features.embedder import MiniLMEmbedder, default_embedder, minilm_folder
@@ -96,7 +95,7 @@ def test_cache_key_follows_package_version_and_spec(tmp_path: Path, monkeypatch:
     assert encoder_path(EncoderSpec(DEFAULT_ENCODER.package, quantize=False), tmp_path) != first
 
     real = importlib.metadata.version
-    monkeypatch.setattr(encoder_export.importlib.metadata, "version",
+    monkeypatch.setattr(importlib.metadata, "version",
                         lambda name: "9.9.9" if name == DEFAULT_ENCODER.package else real(name))
     bumped = encoder_path(DEFAULT_ENCODER, tmp_path)
 
