@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedders", type=lambda s: s.split(","), default=list(EMBEDDERS))
     parser.add_argument("--agreement", type=int, default=300, help="prompts for the torch/ONNX check")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "decision" / "results")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "decision")
     args = parser.parse_args(argv)
     unknown = set(args.embedders) - set(EMBEDDERS)
     if unknown:
