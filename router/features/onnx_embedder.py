@@ -52,8 +52,10 @@ class OnnxEmbedder:
         would depend on which other requests happened to share its batch.
         """
         vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        # sentence-transformers strips each text before tokenizing; so do we, to match it.
-        for row, encoding in enumerate(self._tokenizer.encode_batch([t.strip() for t in texts])):
+        # sentence-transformers strips each text before tokenizing; so do we, to match it. `encode`, not
+        # `encode_batch`: no Rayon thread pool (and no fork warnings) for what is one text per request.
+        for row, text in enumerate(texts):
+            encoding = self._tokenizer.encode(text.strip())
             feed = {"input_ids": np.array([encoding.ids], dtype=np.int64),
                     "attention_mask": np.array([encoding.attention_mask], dtype=np.int64)}
             vectors[row] = self._session.run(None, feed)[0][0]
