@@ -10,24 +10,25 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from benchmarks.decision.machine import CpuWindow
-from cluster.telemetry import TelemetrySnapshot
+from cluster.telemetry import TelemetrySampler, TelemetrySnapshot
+from models.availability import Availability
 from models.catalogue import load_catalogue
-from models.quality import QualityTable
 from router.features.extract import FeatureExtractor
 from router.features.request_features import RequestFeatures
-from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
-from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
+from router.registry import ModelRegistry
+from router.routing.build import default_routing
 from router.routing.service import FeatureSource, RoutingService
 from router.schemas import ChatCompletionRequest
-from serving.engine import EngineStats
+from serving.engine import ChatChunk, ChatEngine, EngineStats
+from serving.errors import EngineUnavailable
 
 __all__ = ["PhaseResult", "TimedFeatures", "build_service", "run_phase", "scripted_telemetry"]
 
@@ -60,15 +61,44 @@ def scripted_telemetry(seed: int = 0) -> Callable[[], TelemetrySnapshot]:
     return snapshot
 
 
+class _Telemetry:
+    """What the routing factory reads of a `TelemetrySampler`: its `latest` snapshot, scripted here."""
+
+    def __init__(self, snapshot: Callable[[], TelemetrySnapshot]) -> None:
+        self._snapshot = snapshot
+
+    @property
+    def latest(self) -> TelemetrySnapshot:
+        return self._snapshot()
+
+
+class _UnusedEngine:
+    """A chat engine for the registry: deciding never calls an engine, so every call is an error."""
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+
+    def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
+        raise EngineUnavailable("the decision benchmark has no engines")
+
+    async def check_health(self) -> None:
+        raise EngineUnavailable("the decision benchmark has no engines")
+
+    async def stats(self) -> EngineStats:
+        raise EngineUnavailable("the decision benchmark has no engines")
+
+
 def build_service(features: FeatureSource,
                   snapshot: Callable[[], TelemetrySnapshot] | None = None) -> RoutingService:
-    """A RoutingService as `router.routing.build` assembles it (shipped configuration and quality
-    table), over every chat model of the shipped catalogue (as with all keys and GPUs present);
-    telemetry `scripted_telemetry()` unless `snapshot` is given."""
-    holder = ConfigHolder(DEFAULT_ROUTING_CONFIG_PATH, load_routing_config, what="routing configuration")
+    """The RoutingService `router.routing.build.default_routing` assembles (shipped configuration,
+    quality and catalogue), with every chat model of the catalogue available (as with all API keys
+    and GPUs present); telemetry `scripted_telemetry()` unless `snapshot` is given."""
     chat = [m for m in load_catalogue().models if m.task == "chat"]
-    return RoutingService(holder, features, QualityTable.load(), lambda: chat,
-                          snapshot or scripted_telemetry(), RouterMetrics())
+    engines: dict[str, ChatEngine] = {m.id: _UnusedEngine(m.id) for m in chat}
+    registry = ModelRegistry([Availability(m, True) for m in chat], engines, {})
+    build = default_routing(registry, features=features)
+    telemetry = _Telemetry(snapshot or scripted_telemetry())
+    return build(cast(TelemetrySampler, telemetry), RouterMetrics())
 
 
 @dataclass
