@@ -56,6 +56,7 @@ __all__ = [
     "is_prepared",
     "main",
     "prepare_gguf",
+    "prepare_router_encoder",
     "prepared_path",
 ]
 
@@ -195,7 +196,8 @@ def _show_transformers_progress(enabled: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Prepare the default model (`python -m models.prepare`) and print its folder."""
+    """Prepare the default model and the router's ONNX encoder (`python -m models.prepare`) and print
+    their paths."""
     parser = argparse.ArgumentParser(prog="python -m models.prepare", description=main.__doc__)
     parser.add_argument("--cache-root", type=Path, default=None, help=f"default: {default_cache_root()}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -208,6 +210,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(path)
+    return prepare_router_encoder(cache_root)
+
+
+def prepare_router_encoder(cache_root: Path) -> int:
+    """Export the routing classifier's ONNX encoder into `cache_root` and print its path (an added step:
+    the router would otherwise export it on its first start)."""
+    from models.encoder_export import EncoderExportError, encoder_source, prepare_encoder
+
+    try:
+        print(prepare_encoder(encoder_source(), cache_root))
+    except (EncoderExportError, LookupError) as exc:
+        print(f"error: the router's ONNX encoder: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

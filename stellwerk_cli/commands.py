@@ -61,7 +61,9 @@ def prepare(args: argparse.Namespace) -> int:
         print(f"{app.entry.id}: {path}")
     if not apps:
         print("no packaged GGUF models to prepare")
-    return 0
+    from models.prepare import prepare_router_encoder  # the routing classifier's ONNX encoder
+
+    return prepare_router_encoder(_cache_root(args.cache_dir))
 
 
 def status(args: argparse.Namespace) -> int:

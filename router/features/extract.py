@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.categories import CATEGORIES, DEFAULT_CATEGORY
-from router.features.embedder import Embedder, MiniLMEmbedder
+from router.features.embedder import Embedder, default_embedder
 from router.features.heads import LinearHead
 from router.features.language import detect_language
 from router.features.request_features import RequestFeatures, structural_features
@@ -51,7 +51,7 @@ class FeatureExtractor:
         quality_path = folder / QUALITY_HEAD
         metadata_path = folder / METADATA
         return cls(
-            embedder or MiniLMEmbedder(),
+            embedder or default_embedder(),
             LinearHead.load(folder / CATEGORY_HEAD),
             LinearHead.load(quality_path) if quality_path.is_file() else None,
             json.loads(metadata_path.read_text()) if metadata_path.is_file() else None,

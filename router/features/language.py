@@ -45,14 +45,15 @@ _STOP_WORDS: Final[dict[str, frozenset[str]]] = {
 
 def detect_language(text: str) -> str:
     """ISO 639-1 code of `text`'s language, or "und" when it cannot tell."""
-    scripts = _script_counts(text[:_SAMPLE_CHARS])
+    sample = text[:_SAMPLE_CHARS]  # bounded work, whatever the prompt's length
+    scripts = _script_counts(sample)
     letters = sum(scripts.values())
     if letters < _MIN_LETTERS:
         return UNDETERMINED
     script, count = scripts.most_common(1)[0]
     if script != "LATIN" or count < letters / 2:
-        return _by_script(scripts, text)
-    return _by_stop_words(text[:_SAMPLE_CHARS])
+        return _by_script(scripts, sample)
+    return _by_stop_words(sample)
 
 
 def _script_counts(text: str) -> Counter[str]:

@@ -20,6 +20,7 @@ def test_missing_quality_head_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None,
                     reason="sentence-transformers is not installed")
 def test_router_scorer_matches_the_extractor_and_caches(tmp_path: Path) -> None:
+    from router.features.embedder import MiniLMEmbedder
     from router.features.extract import FeatureExtractor
 
     prompts = ["What is 2+2?", "Prove that there are infinitely many primes.", "Name the capital of Peru."]
@@ -27,7 +28,7 @@ def test_router_scorer_matches_the_extractor_and_caches(tmp_path: Path) -> None:
     assert isinstance(scorer, WeakOkScorer)
     first = scorer.p_weak_ok(prompts)
     assert scorer.cache_path is not None and scorer.cache_path.is_file()
-    expected = FeatureExtractor.load().p_weak_ok(prompts)
+    expected = FeatureExtractor.load(embedder=MiniLMEmbedder()).p_weak_ok(prompts)  # the scorer's embedder
     np.testing.assert_allclose(first, expected, atol=1e-5)
     again = RouterScorer(cache_dir=tmp_path, progress=False)  # a fresh scorer reads the cache
     np.testing.assert_array_equal(again.p_weak_ok(prompts[::-1]), first[::-1])
