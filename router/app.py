@@ -18,6 +18,7 @@ from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
 from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
+from router.observe import observe
 from router.registry import ModelRegistry
 from router.routing.build import default_routing
 from router.routing.routes import router as routing_router
@@ -60,6 +61,7 @@ def create_app(
     routing_service = (routing or default_routing(registry))(telemetry, metrics)
     tenancy_service = tenancy or TenancyService.open_access(
         Database.open(None, default_path=Path(tempfile.mkdtemp(prefix="stellwerk-")) / "ledger.db"))
+    observe(metrics, registry, routing_service, tenancy_service)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
