@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -27,6 +28,7 @@ from router.store import Database
 from router.system_routes import router as system_router
 from router.tenancy.routes import router as tenancy_router
 from router.tenancy.service import TenancyService
+from router.tracing import Tracing, TracingMiddleware
 
 __all__ = ["create_app"]
 
@@ -43,6 +45,7 @@ def create_app(
     routing: Callable[[TelemetrySampler, RouterMetrics], RoutingService] | None = None,
     tenancy: TenancyService | None = None,
     admin_key: str | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
@@ -52,7 +55,7 @@ def create_app(
     configuration, quality table and request classifier (see `router.routing.build`).
     `tenancy` authenticates callers, applies their policies, limits and budgets, the ban list and the
     cost ledger; by default open access (no keys) with a ledger in a throwaway SQLite file. `admin_key`
-    enables the admin API.
+    enables the admin API. `tracing` (off by default) traces every API request (see `router.tracing`).
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
@@ -75,6 +78,8 @@ def create_app(
             await telemetry.stop()
             routing_service.close()
             await tenancy_service.close()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)  # flushes the spans still queued
         if on_shutdown is not None:
             result = on_shutdown()
             if inspect.isawaitable(result):
@@ -93,6 +98,8 @@ def create_app(
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
+    if tracing is not None:
+        app.add_middleware(TracingMiddleware, tracing=tracing)
     for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
                    system_router):
         app.include_router(router)

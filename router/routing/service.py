@@ -30,6 +30,8 @@ from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
+from router.tracing import current_trace_id, span
+from router.tracing_attributes import decision_attributes, feature_attributes
 from serving.errors import EngineUnavailable, InvalidRequest, NotAllowed, StellwerkError
 
 __all__ = ["Dispatch", "FeatureSource", "QualityScores", "RoutingService"]
@@ -106,11 +108,22 @@ class RoutingService:
 
     async def features(self, request: ChatCompletionRequest) -> RequestFeatures:
         """The request's features (the classifier runs in a worker thread: it is CPU work)."""
-        return await asyncio.to_thread(self._features.extract, request)
+        with span("stellwerk.features") as current:
+            features = await asyncio.to_thread(self._features.extract, request)
+            current.set_attributes(feature_attributes(features))
+            return features
 
     async def decide(self, request: ChatCompletionRequest, objective_name: str | None, *,
                      request_id: str, policies: Sequence[CandidatePolicy] = (),
                      dry_run: bool = False) -> Decision:
+        with span("stellwerk.route") as current:
+            decision = await self._decide(request, objective_name, request_id=request_id,
+                                          policies=policies, dry_run=dry_run)
+            current.set_attributes(decision_attributes(decision))
+            return decision
+
+    async def _decide(self, request: ChatCompletionRequest, objective_name: str | None, *,
+                      request_id: str, policies: Sequence[CandidatePolicy], dry_run: bool) -> Decision:
         cfg = self.config.current  # one version for the whole decision
         name, objective = _objective(cfg, objective_name)
         features = await self.features(request)
@@ -129,7 +142,7 @@ class RoutingService:
                 if a.local and getattr(objective, "ttft_target_s", None) is not None:
                     self._metrics.spilling.labels(a.entry.id, name).set(int(a.overloaded))
         if self._log is not None:
-            self._log.record(request_id, decision.to_json(), dry_run=dry_run)
+            self._log.record(request_id, decision.to_json(), dry_run=dry_run, trace_id=current_trace_id())
         return decision
 
     def check_allowed(self, entry: ModelEntry, policies: Sequence[CandidatePolicy] = ()) -> None:
