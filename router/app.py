@@ -16,6 +16,7 @@ from cluster.telemetry import TelemetrySampler
 from router.anthropic.routes import router as anthropic_router
 from router.chat.routes import router as chat_router
 from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
+from router.console.routes import router as console_router
 from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
@@ -101,6 +102,6 @@ def create_app(
     if tracing is not None:
         app.add_middleware(TracingMiddleware, tracing=tracing)
     for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
-                   system_router):
+                   system_router, console_router):
         app.include_router(router)
     return app

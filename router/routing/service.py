@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +38,8 @@ from serving.errors import EngineUnavailable, InvalidRequest, NotAllowed, Stellw
 __all__ = ["Dispatch", "FeatureSource", "QualityScores", "RoutingService"]
 
 logger = logging.getLogger(__name__)
+
+RECENT_DECISIONS = 200  # kept in memory for the operator console
 
 
 class FeatureSource(Protocol):
@@ -91,6 +94,7 @@ class RoutingService:
         self.health = HealthTracker(cfg.fallback.failure_threshold, cfg.fallback.cooldown_s)
         self.spillover = SpilloverState(cfg.spillover)
         self._log = decision_log or (DecisionLog(cfg.decision_log) if cfg.decision_log else None)
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
         config.on_change(self._reconfigure)
         metrics.config_version.set(config.version)
 
@@ -141,6 +145,9 @@ class RoutingService:
             for a in assessed:
                 if a.local and getattr(objective, "ttft_target_s", None) is not None:
                     self._metrics.spilling.labels(a.entry.id, name).set(int(a.overloaded))
+        if not dry_run:  # for the operator console (no prompt text: features and candidates only)
+            self.recent.append({"ts": time.time(), "request_id": request_id, "trace_id": current_trace_id(),
+                                **decision.to_json()})
         if self._log is not None:
             self._log.record(request_id, decision.to_json(), dry_run=dry_run, trace_id=current_trace_id())
         return decision
