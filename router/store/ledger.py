@@ -169,14 +169,15 @@ class LedgerWriter:
             unwaited = sum(1 for _, done in batch if done is None)
             logger.error("ledger: %d record(s) not committed (%d without a waiter): %s",
                          len(batch), unwaited, error)
-        for _, done in batch:
-            if done is not None:
-                done(None if error is None else LedgerError(f"ledger record not committed: {error}"))
+        # Listeners first: a caller woken below sees metrics that already count its record.
         for listener in self._listeners:
             try:
                 listener(records, seconds, error)
             except Exception:  # NOTE: a listener's bug must not stop the writer: waiters would hang
                 logger.exception("ledger: commit listener failed")
+        for _, done in batch:
+            if done is not None:
+                done(None if error is None else LedgerError(f"ledger record not committed: {error}"))
 
     def _write_with_retries(self, records: list[LedgerRecord]) -> BaseException | None:
         for delay in (*self._retry_delays_s, None):
