@@ -150,7 +150,7 @@ def start_engine_span(model: str, provider: str, request: Mapping[str, Any], *, 
 
 def end_engine_span(engine_span: Span, *, response_id: str, model: str, status: int, error: str | None,
                     usage: tuple[int, int] | None, finish_reasons: Sequence[str]) -> None:
-    """End an attempt's span with its outcome; the request span takes the outcome of the last one."""
+    """End an attempt's span with its outcome; the request span takes the answer's model and usage."""
     attributes: dict[str, AttributeValue] = {
         "gen_ai.response.id": response_id, "gen_ai.response.model": model, "stellwerk.status": status}
     if usage is not None:
@@ -162,4 +162,5 @@ def end_engine_span(engine_span: Span, *, response_id: str, model: str, status: 
         engine_span.set_status(Status(StatusCode.ERROR, error))
     engine_span.set_attributes(attributes)
     engine_span.end()
-    set_request_attributes({k: v for k, v in attributes.items() if k != "stellwerk.status"})
+    if error is None:  # the attempt that answered describes the request (failed ones keep their own)
+        set_request_attributes({k: v for k, v in attributes.items() if k != "stellwerk.status"})

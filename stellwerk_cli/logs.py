@@ -1,8 +1,9 @@
 """Logging for the `stellwerk` commands: plain text or one JSON object per line (`--log-format json`).
 
-`serve` logs at INFO (what the cluster is doing); the one-shot commands at WARNING, so `stellwerk status`
-or `stellwerk models` print their answer and nothing else. HTTP client libraries (httpx, httpcore) log
-every upstream call at INFO; they are held at WARNING unless `-v` asks for DEBUG.
+`serve` and `prepare` log at INFO (what the cluster or the conversion is doing); the other commands at
+WARNING, so `stellwerk status` or `stellwerk models` print their answer and nothing else. HTTP client
+libraries (httpx, httpcore) log every upstream call at INFO; they are held at WARNING unless `-v` asks
+for DEBUG.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = ["LOG_FORMATS", "JsonFormatter", "configure_logging"]
 LOG_FORMATS = ("text", "json")
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _QUIET_LIBRARIES = ("httpx", "httpcore", "urllib3")
+_INFO_COMMANDS = frozenset({"serve", "prepare"})  # long-running: their INFO lines are progress
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,7 +32,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(*, command: str, verbose: bool, log_format: str) -> None:
-    level = logging.DEBUG if verbose else logging.INFO if command == "serve" else logging.WARNING
+    level = logging.DEBUG if verbose else logging.INFO if command in _INFO_COMMANDS else logging.WARNING
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(_TEXT_FORMAT))
     root = logging.getLogger()

@@ -89,6 +89,7 @@ async def test_one_trace_per_request_with_every_step(tmp_path: Path) -> None:
     assert list(a["gen_ai.response.finish_reasons"]) == ["stop"]  # type: ignore[arg-type]
     r = root.attributes or {}
     assert r["gen_ai.response.model"] == MINI and r["stellwerk.tenant"] == "acme"
+    assert r["gen_ai.usage.output_tokens"] == 5 and "error.type" not in r  # the failed attempt's is its own
     assert r["http.response.status_code"] == 200
 
     texts = [str(v) for sp in spans for v in (sp.attributes or {}).values()]
