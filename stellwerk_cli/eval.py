@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from benchmarks.eval.run import EvalRequest
     from benchmarks.eval.scorer import RouterScorer, WeakOkScorer
 
+from stellwerk_cli.eval_decision import add_arguments, handle_decision
+
 __all__ = ["add_parser", "handle"]
 
 _DESCRIPTION = """\
@@ -63,6 +65,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         help="output folder (default benchmarks/results/eval-<UTC time>)")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not read or write the p_weak_ok cache in ~/.cache/stellwerk/eval")
+    add_arguments(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -71,6 +74,8 @@ def handle(args: argparse.Namespace, scorer: WeakOkScorer | None = None) -> int:
     dataset and configuration errors exit 2 with one line on stderr."""
     from benchmarks.eval.dataset import EvalDataError
 
+    if args.decision:
+        return handle_decision(args)
     try:
         request = _request(args)
         return _execute(request, scorer or _scorer(args), args.out or _default_out())

@@ -46,7 +46,7 @@ async def _decide(gpus: list[GpuReading]) -> dict[str, Any]:
     from router.hot_reload import ConfigHolder
     from router.metrics import RouterMetrics
     from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
-    from router.routing.service import RoutingService
+    from router.routing.service import CategoryQuality, RoutingService
     from serving.engine import EngineStats
 
     catalogue = load_catalogue()
@@ -54,7 +54,7 @@ async def _decide(gpus: list[GpuReading]) -> dict[str, Any]:
     queue = {LLAMA: EngineStats(running=2, waiting=1, replicas=1)}
     snapshot = TelemetrySnapshot(time.time(), queue, {}, tuple(gpus))
     holder = ConfigHolder(DEFAULT_ROUTING_CONFIG_PATH, load_routing_config)
-    service = RoutingService(holder, _ChatFeatures(), QualityTable.load(),
+    service = RoutingService(holder, _ChatFeatures(), CategoryQuality(QualityTable.load()),
                              lambda: [e for e in entries if e is not None], lambda: snapshot, RouterMetrics())
     request = ChatCompletionRequest.model_validate({"model": "auto", "messages": [{"role": "user",
                                                                                     "content": "hi"}]})

@@ -6,6 +6,7 @@ operator evaluating their own traffic sees exactly which row is wrong.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -16,6 +17,8 @@ from typing import Any
 __all__ = ["EvalDataError", "Row", "load_rows", "pick_pair", "validate_row"]
 
 _ALLOWED_KEYS = frozenset({"id", "prompt", "scores", "category"})
+# Fields of the routing data's multi-model outcome files, read past (they do not change the evaluation).
+_IGNORED_KEYS = frozenset({"source", "subcategory", "source_subset", "gold", "n_models"})
 
 
 class EvalDataError(ValueError):
@@ -30,13 +33,15 @@ class Row:
     prompt: str
     scores: dict[str, float] = field(hash=False)
     category: str | None = None
+    source: str | None = None  # the multi-model outcome files' `source` field, for slicing
 
 
 def load_rows(path: Path) -> list[Row]:
     """All rows of the JSONL file `path` (blank lines skipped); raises EvalDataError naming the line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        text = raw.decode("utf-8")
+    except (OSError, gzip.BadGzipFile) as exc:
         raise EvalDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise EvalDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
@@ -67,14 +72,16 @@ def validate_row(data: Any, where: str, default_id: str) -> Row:
     """`data` (one parsed line) as a Row, or EvalDataError saying what is wrong at `where`."""
     if not isinstance(data, dict):
         raise EvalDataError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - _ALLOWED_KEYS)
+    unknown = sorted(set(data) - _ALLOWED_KEYS - _IGNORED_KEYS)
     if unknown:
-        raise EvalDataError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(_ALLOWED_KEYS)}")
+        raise EvalDataError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(_ALLOWED_KEYS)} "
+                            f"(and, ignored, {sorted(_IGNORED_KEYS)})")
     prompt = data.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise EvalDataError(f"{where}: 'prompt' must be a non-empty string")
     return Row(id=_row_id(data.get("id", default_id), where), prompt=prompt,
-               scores=_scores(data.get("scores"), where), category=_category(data.get("category"), where))
+               scores=_scores(data.get("scores"), where), category=_category(data.get("category"), where),
+               source=data["source"] if isinstance(data.get("source"), str) else None)
 
 
 def _row_id(value: Any, where: str) -> str:

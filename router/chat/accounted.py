@@ -12,20 +12,13 @@ from fastapi import Request
 from router.cancellation import cancel_on_disconnect
 from router.chat.service import ChatRun, ChatService
 from router.schemas import ChatCompletionRequest
-from router.tenancy.http import gate_chat
+from router.tenancy.http import gate_chat, routing_hints
 from router.tenancy.service import TenancyService, TenantContext
 from serving.errors import StellwerkError
 
-__all__ = ["OBJECTIVE_HEADER", "AccountedRun", "objective_of", "open_accounted"]
-
-OBJECTIVE_HEADER = "x-stellwerk-objective"
+__all__ = ["AccountedRun", "open_accounted"]
 
 E = TypeVar("E")
-
-
-def objective_of(request: Request, ctx: TenantContext) -> str | None:
-    """The request's routing objective: its header, else the tenant's default, else the router's."""
-    return request.headers.get(OBJECTIVE_HEADER) or ctx.config.default_objective
 
 
 @dataclass(frozen=True)
@@ -63,7 +56,7 @@ async def open_accounted(request: Request, ctx: TenantContext, body: ChatComplet
     try:
         gate = gate_chat(tenancy, ctx, body)
         run = await cancel_on_disconnect(request, service.open(
-            body, objective=objective_of(request, ctx), policies=gate.policies))
+            body, hints=routing_hints(request, ctx), policies=gate.policies))
     except StellwerkError as exc:
         tenancy.record_failure(ctx, body.model, exc, endpoint)
         raise

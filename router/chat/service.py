@@ -23,6 +23,7 @@ from router.cost import request_cost
 from router.metrics import RouterMetrics
 from router.registry import AUTO, ModelRegistry
 from router.routing.candidates import CandidatePolicy
+from router.routing.hints import RoutingHints
 from router.routing.service import Dispatch, RoutingService
 from router.schemas import ChatCompletionRequest
 from router.tracing import end_engine_span, start_engine_span
@@ -66,7 +67,7 @@ class ChatService:
         self._timeout = first_chunk_timeout_s
         self._clock = clock
 
-    async def open(self, request: ChatCompletionRequest, *, objective: str | None = None,
+    async def open(self, request: ChatCompletionRequest, *, hints: RoutingHints | None = None,
                    policies: Sequence[CandidatePolicy] = ()) -> ChatRun:
         """Route the request and wait for its first chunk. A named model is used as named (after the
         policy check); `auto` tries the decision's candidates in order while they fail before their
@@ -77,7 +78,7 @@ class ChatService:
             entry, _ = self._registry.chat_engine(request.model)
             self._routing.check_allowed(entry, policies)
             return await self._open_on(entry, request, Route("requested"), run_id, started, 0)
-        decision = await self._routing.decide(request, objective, request_id=run_id, policies=policies)
+        decision = await self._routing.decide(request, request_id=run_id, policies=policies, hints=hints)
         attempts = decision.order[: self._routing.max_attempts()]
         failed: list[str] = []
         for i, entry in enumerate(attempts):

@@ -12,9 +12,9 @@ from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
 from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
 from router.routing.decision_log import DecisionLog
-from router.routing.service import FeatureSource, QualityScores, RoutingService
+from router.routing.service import CategoryQuality, FeatureSource, QualityPredictor, RoutingService
 
-__all__ = ["default_routing"]
+__all__ = ["default_routing", "shipped_features", "shipped_quality"]
 
 RoutingFactory = Callable[[TelemetrySampler, RouterMetrics], RoutingService]
 
@@ -24,7 +24,7 @@ def default_routing(
     *,
     config_path: Path | None = None,
     features: FeatureSource | None = None,
-    quality: QualityScores | None = None,
+    quality: QualityPredictor | None = None,
     decision_log: Path | None = None,
 ) -> RoutingFactory:
     """A factory for `create_app`. Loads the configuration now (an invalid file fails here, before the
@@ -37,8 +37,8 @@ def default_routing(
         log_path = decision_log or holder.current.decision_log
         return RoutingService(
             holder,
-            features or _shipped_classifier(),
-            quality or QualityTable.load(),
+            features or shipped_features(),
+            quality or shipped_quality(),
             registry.chat_candidates,
             lambda: telemetry.latest,
             metrics,
@@ -48,8 +48,14 @@ def default_routing(
     return build
 
 
-def _shipped_classifier() -> FeatureSource:
+def shipped_features() -> FeatureSource:
+    """The packaged request classifier (loads the embedding model)."""
     # Imported here: it loads the embedding model (torch), which tests with scripted features skip.
     from router.features.extract import FeatureExtractor
 
     return FeatureExtractor.load()
+
+
+def shipped_quality() -> QualityPredictor:
+    """The packaged quality predictor the router uses by default."""
+    return CategoryQuality(QualityTable.load())

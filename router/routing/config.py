@@ -22,13 +22,16 @@ __all__ = [
     "BestQualityObjective",
     "CheapestObjective",
     "FallbackConfig",
+    "FrontierBudgetConfig",
     "GlobalPolicy",
     "LatencyPriors",
     "LocalOnlyObjective",
     "Objective",
     "RoutingConfig",
     "RoutingConfigError",
+    "SessionConfig",
     "SpilloverConfig",
+    "ValueObjective",
     "load_routing_config",
     "parse_routing_config",
 ]
@@ -74,13 +77,28 @@ class BestQualityObjective(_Strict):
     ttft_target_s: float | None = Field(default=None, gt=0)
 
 
+class ValueObjective(_Strict):
+    """The candidate with the highest predicted quality - cost_weight x estimated cost (USD).
+
+    Predicted quality is P(a good answer) for this prompt and model (router.quality); `cost_weight` is
+    how many quality points (0..1) one unit of currency is worth giving up, so a model that costs
+    $0.002 more must be predicted at least `0.002 x cost_weight` better. Candidates predicted below
+    `min_quality` are chosen only when no other candidate is left (a base model gets only what it can
+    answer). Per request, `x-stellwerk-cost-weight` overrides `cost_weight`."""
+
+    type: Literal["value"]
+    cost_weight: float = Field(default=20.0, ge=0, description="Quality points per unit of currency.")
+    min_quality: float = Field(default=0.35, ge=0, le=1)
+    ttft_target_s: float | None = Field(default=2.0, gt=0)
+
+
 class LocalOnlyObjective(_Strict):
     """Only models on our own machines; never spills over (requests queue instead)."""
 
     type: Literal["local-only"]
 
 
-Objective = Annotated[CheapestObjective | BestQualityObjective | LocalOnlyObjective,
+Objective = Annotated[ValueObjective | CheapestObjective | BestQualityObjective | LocalOnlyObjective,
                       Field(discriminator="type")]
 
 
@@ -143,6 +161,35 @@ class GlobalPolicy(_Strict):
         return None
 
 
+class FrontierBudgetConfig(_Strict):
+    """A cap on what goes to frontier models: a share of requests and/or spend per hour.
+
+    The router holds it online (router/routing/budget.py): it raises a price on frontier models until
+    the recent share (or spend rate) is back at the target, so the budget goes to the prompts where a
+    frontier model's predicted gain is largest."""
+
+    share: float | None = Field(default=None, ge=0, le=1,
+                                description="At most this fraction of `auto` requests to frontier models.")
+    usd_per_hour: float | None = Field(default=None, ge=0,
+                                       description="At most this spend per hour on frontier models.")
+    window: int = Field(default=200, ge=10, le=100_000,
+                        description="Requests over which the recent share and gains are measured.")
+
+    @model_validator(mode="after")
+    def _something_capped(self) -> FrontierBudgetConfig:
+        if self.share is None and self.usd_per_hour is None:
+            raise ValueError("a frontier budget needs `share`, `usd_per_hour` or both")
+        return self
+
+
+class SessionConfig(_Strict):
+    """Session affinity: requests of one conversation stay on the model first chosen."""
+
+    enabled: bool = True
+    ttl_s: float = Field(default=1800.0, gt=0, description="Forget a session this long after its last use.")
+    max_sessions: int = Field(default=100_000, ge=1, description="Oldest sessions are forgotten beyond this.")
+
+
 class RoutingConfig(_Strict):
     default_objective: str = "balanced"
     objectives: dict[str, Objective] = Field(min_length=1)
@@ -152,6 +199,14 @@ class RoutingConfig(_Strict):
     latency: LatencyPriors = Field(default_factory=LatencyPriors)
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     policy: GlobalPolicy = Field(default_factory=GlobalPolicy)
+    frontier_models: frozenset[str] | None = Field(
+        default=None, description="Model ids that count as frontier for budgets; None: every remote "
+                                  "model whose output price is at least `frontier_min_output_price`.")
+    frontier_min_output_price: float = Field(default=6.0, ge=0,
+                                             description="Per 1M output tokens (see frontier_models).")
+    frontier_budget: FrontierBudgetConfig | None = Field(
+        default=None, description="A global cap on frontier use; tenants may set their own.")
+    sessions: SessionConfig = Field(default_factory=SessionConfig)
     decision_log: Path | None = Field(default=None, description="JSON-lines file of every decision.")
 
     @model_validator(mode="after")
@@ -160,6 +215,13 @@ class RoutingConfig(_Strict):
             raise ValueError(f"default_objective {self.default_objective!r} is not one of the objectives "
                              f"({', '.join(sorted(self.objectives))})")
         return self
+
+    def is_frontier(self, entry: ModelEntry) -> bool:
+        """Whether `entry` counts against frontier budgets."""
+        if self.frontier_models is not None:
+            return entry.id in self.frontier_models
+        return (entry.kind != "local"
+                and entry.pricing.output_per_mtok >= self.frontier_min_output_price)
 
     def objective(self, name: str | None) -> tuple[str, Objective]:
         """The named objective (the default when `name` is None); KeyError for an unknown name."""
@@ -182,4 +244,4 @@ def parse_routing_config(text: str, path: Path) -> RoutingConfig:
 
 
 # pydantic names a discriminated union's member in error locations; YAML has no such key.
-_UNION_TAGS = frozenset({"cheapest", "best-quality", "local-only"})
+_UNION_TAGS = frozenset({"value", "cheapest", "best-quality", "local-only"})

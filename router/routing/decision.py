@@ -11,12 +11,15 @@ Reason codes:
     quality-floor  a cheaper candidate was skipped for its expected quality in this task category
     hard-prompt    ... skipped because the quality estimator found the prompt hard for small models
     spillover      a cheaper local candidate was skipped because its predicted TTFT misses the target
+    best-value     the highest predicted quality - cost_weight x cost (the `value` objective)
     best-quality   the best expected quality within the per-request budget
     local-only     the objective keeps the request on our machines
     best-effort    no candidate met every target; the nearest one
     capability     (instead of `cheapest`) a remote model, because the local ones lack a capability
     context-length ... because the prompt does not fit the local models' context
     unhealthy      ... because the local models are failing or not ready
+    session        the model this conversation used before (session affinity; see affinity.py)
+    frontier-budget  a frontier model would have won, but the frontier budget is spent (see budget.py)
 """
 
 from __future__ import annotations
@@ -28,9 +31,15 @@ from typing import Any
 from models.catalogue import ModelEntry
 from router.features.request_features import RequestFeatures
 from router.routing.candidates import Rejection
-from router.routing.config import BestQualityObjective, CheapestObjective, LocalOnlyObjective, Objective
+from router.routing.config import (
+    BestQualityObjective,
+    CheapestObjective,
+    LocalOnlyObjective,
+    Objective,
+    ValueObjective,
+)
 
-__all__ = ["Assessment", "Decision", "ScoredCandidate", "rank"]
+__all__ = ["Assessment", "Decision", "ScoredCandidate", "rank", "utility"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class Assessment:
     queued: int
     overloaded: bool          # local and spilling for this objective
     gpu_note: str | None = None  # local GPU model whose GPUs are saturated (NVML), and why
+    frontier: bool = False       # counts against frontier budgets
 
     @property
     def local(self) -> bool:
@@ -61,6 +71,8 @@ class ScoredCandidate:
     queued: int | None
     eligible: bool
     note: str                 # why not eligible, or why rejected before scoring
+    utility: float | None = None  # value objective: quality - cost_weight x cost
+    frontier: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,9 @@ class Decision:
     candidates: tuple[ScoredCandidate, ...]
     features: RequestFeatures
     quality_floor: float | None
+    cost_weight: float | None = None
+    session: str | None = None        # the session key's short digest, when the request has one
+    budget_note: str | None = None    # what the frontier budget said, when one applied
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +96,9 @@ class Decision:
             "explanation": self.explanation,
             "objective": self.objective,
             "quality_floor": self.quality_floor,
+            "cost_weight": self.cost_weight,
+            "session": self.session,
+            "budget": self.budget_note,
             "fallback_order": [e.id for e in self.order[1:]],
             "features": self.features.to_json(),
             "candidates": [{k: _round(v) for k, v in asdict(c).items()} for c in self.candidates],
@@ -91,10 +109,21 @@ def _round(value: object) -> object:
     return round(value, 6) if isinstance(value, float) else value
 
 
+def utility(a: Assessment, cost_weight: float) -> float:
+    """Predicted quality minus what its estimated cost is worth in quality points."""
+    return _q(a) - cost_weight * a.est_cost
+
+
 def rank(name: str, objective: Objective, features: RequestFeatures, assessed: Sequence[Assessment],
-         rejected: Sequence[Rejection]) -> Decision:
-    """Order `assessed` (non-empty) under `objective` and explain the first."""
-    if isinstance(objective, CheapestObjective):
+         rejected: Sequence[Rejection], *, cost_weight: float | None = None) -> Decision:
+    """Order `assessed` (non-empty) under `objective` and explain the first. `cost_weight` overrides a
+    value objective's own (a per-request or per-tenant setting)."""
+    weight = None
+    if isinstance(objective, ValueObjective):
+        floor = objective.min_quality
+        weight = objective.cost_weight if cost_weight is None else cost_weight
+        order, reason, why, notes = _best_value(objective, weight, assessed)
+    elif isinstance(objective, CheapestObjective):
         floor = _floor(objective, features)
         order, reason, why, notes = _cheapest(objective, floor, features, assessed)
     elif isinstance(objective, BestQualityObjective):
@@ -103,13 +132,13 @@ def rank(name: str, objective: Objective, features: RequestFeatures, assessed: S
     else:
         floor = None
         order, reason, why, notes = _local_only(objective, assessed)
-    if reason == "cheapest" and order[0].entry.kind != "local":
+    if reason in ("cheapest", "best-value") and order[0].entry.kind != "local":
         reason = _why_not_local(rejected, reason)
-    scored = [_scored(a, notes.get(a.entry.id)) for a in assessed]
+    scored = [_scored(a, notes.get(a.entry.id), weight) for a in assessed]
     scored += [ScoredCandidate(r.model, "", "", None, 0.0, None, None, False, f"{r.stage}: {r.reason}")
                for r in rejected]
     return Decision(name, order[0].entry, reason, why, tuple(a.entry for a in order), tuple(scored),
-                    features, floor)
+                    features, floor, weight)
 
 
 _LOCAL_REJECTION_REASONS = {"capability": "capability", "context": "context-length", "health": "unhealthy"}
@@ -214,12 +243,43 @@ def _best_quality(objective: BestQualityObjective,
             f"quality {_q(top):.2f}, the best within budget {objective.budget_per_request:g}", notes)
 
 
+def _best_value(objective: ValueObjective, weight: float,
+                assessed: Sequence[Assessment]) -> tuple[list[Assessment], str, str, dict[str, str]]:
+    target = objective.ttft_target_s
+    notes: dict[str, str] = {}
+    slow: list[Assessment] = []
+    for a in assessed:
+        if _q(a) < objective.min_quality:
+            notes[a.entry.id] = f"predicted quality {_q(a):.2f} < minimum {objective.min_quality:.2f}"
+        elif target is not None and _too_slow(a, target):
+            notes[a.entry.id] = _slow_note(a, target)
+            slow.append(a)
+
+    def key(a: Assessment) -> tuple[float, bool, float]:
+        return (-utility(a, weight), not a.local, a.predicted_ttft_s)
+
+    eligible = sorted((a for a in assessed if a.entry.id not in notes), key=key)
+    rest = sorted((a for a in assessed if a.entry.id in notes), key=key)
+    if not eligible:
+        return _best_effort(assessed, objective.min_quality, notes,
+                            "meets the minimum quality and TTFT target")
+    top = eligible[0]
+    better_but_slow = sorted((a for a in slow if key(a) < key(top)), key=key)
+    if better_but_slow:
+        skipped = better_but_slow[0].entry.id
+        return [*eligible, *rest], "spillover", f"{skipped} skipped: {notes[skipped]}", notes
+    why = (f"predicted quality {_q(top):.2f} at cost {top.est_cost:.5f}: the best quality - "
+           f"{weight:g} x cost ({utility(top, weight):.3f})")
+    return [*eligible, *rest], "best-value", why, notes
+
+
 def _local_only(_: LocalOnlyObjective,
                 assessed: Sequence[Assessment]) -> tuple[list[Assessment], str, str, dict[str, str]]:
     order = sorted(assessed, key=lambda a: (a.predicted_ttft_s, a.est_cost, -_q(a)))
     return order, "local-only", f"{order[0].entry.id}: the soonest local model", {}
 
 
-def _scored(a: Assessment, note: str | None) -> ScoredCandidate:
+def _scored(a: Assessment, note: str | None, weight: float | None) -> ScoredCandidate:
     return ScoredCandidate(a.entry.id, a.entry.provider, a.entry.kind, a.quality, a.est_cost,
-                           a.predicted_ttft_s, a.queued if a.local else None, note is None, note or "ok")
+                           a.predicted_ttft_s, a.queued if a.local else None, note is None, note or "ok",
+                           None if weight is None else utility(a, weight), a.frontier)

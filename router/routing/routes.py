@@ -7,11 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from router.chat.accounted import objective_of
 from router.registry import AUTO, ModelRegistry
 from router.routing.service import RoutingService
 from router.schemas import ChatCompletionRequest
-from router.tenancy.http import Caller, gate_chat
+from router.tenancy.http import Caller, gate_chat, routing_hints
 
 __all__ = ["router"]
 
@@ -33,6 +32,6 @@ async def explain_route(body: ChatCompletionRequest, request: Request,
         routing.check_allowed(entry, gate.policies)
         return {"id": request_id, "object": "stellwerk.route", "model": entry.id, "reason": "requested",
                 "explanation": "the request names its model", "fallback_order": []}
-    decision = await routing.decide(body, objective_of(request, ctx), request_id=request_id,
+    decision = await routing.decide(body, hints=routing_hints(request, ctx), request_id=request_id,
                                     policies=gate.policies, dry_run=True)
     return {"id": request_id, "object": "stellwerk.route", **decision.to_json()}

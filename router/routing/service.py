@@ -10,7 +10,9 @@ in a `Dispatch` so that queue depth and measured TTFTs flow back into the next d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -22,11 +24,14 @@ from models.catalogue import ModelEntry
 from router.features.request_features import RequestFeatures
 from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
+from router.routing.affinity import SessionAffinity, session_key
+from router.routing.budget import FrontierBudget
 from router.routing.candidates import CandidatePolicy, Rejection, filter_candidates, policy_rejection
-from router.routing.config import LocalOnlyObjective, Objective, RoutingConfig
-from router.routing.decision import Assessment, Decision, rank
+from router.routing.config import FrontierBudgetConfig, LocalOnlyObjective, Objective, RoutingConfig
+from router.routing.decision import Assessment, Decision, rank, utility
 from router.routing.decision_log import DecisionLog
 from router.routing.health import HealthTracker
+from router.routing.hints import RoutingHints
 from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
 from router.routing.spillover import SpilloverState
@@ -35,7 +40,8 @@ from router.tracing import current_trace_id, span
 from router.tracing_attributes import decision_attributes, feature_attributes
 from serving.errors import EngineUnavailable, InvalidRequest, NotAllowed, StellwerkError
 
-__all__ = ["Dispatch", "FeatureSource", "QualityScores", "RoutingService"]
+__all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "QualityPredictor", "QualityScores",
+           "RoutingService"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +54,21 @@ class FeatureSource(Protocol):
 
 class QualityScores(Protocol):
     def score(self, model_id: str, category: str) -> float | None: ...
+
+
+class QualityPredictor(Protocol):
+    def predict(self, features: RequestFeatures, entry: ModelEntry) -> float | None:
+        """P(a good answer) from `entry` for the request described by `features`; None: unknown."""
+
+
+class CategoryQuality:
+    """A `QualityPredictor` from a per-category table (the request's predicted category's score)."""
+
+    def __init__(self, table: QualityScores) -> None:
+        self._table = table
+
+    def predict(self, features: RequestFeatures, entry: ModelEntry) -> float | None:
+        return self._table.score(entry.id, features.category)
 
 
 @dataclass
@@ -76,7 +97,7 @@ class RoutingService:
         self,
         config: ConfigHolder[RoutingConfig],
         features: FeatureSource,
-        quality: QualityScores,
+        quality: QualityPredictor,
         candidates: Callable[[], Sequence[ModelEntry]],
         snapshot: Callable[[], TelemetrySnapshot],
         metrics: RouterMetrics,
@@ -93,6 +114,8 @@ class RoutingService:
         self.latency = LatencyModel(cfg.latency)
         self.health = HealthTracker(cfg.fallback.failure_threshold, cfg.fallback.cooldown_s)
         self.spillover = SpilloverState(cfg.spillover)
+        self.sessions = SessionAffinity(cfg.sessions)
+        self._budgets: dict[tuple[str, ...], FrontierBudget] = {}
         self._log = decision_log or (DecisionLog(cfg.decision_log) if cfg.decision_log else None)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
         config.on_change(self._reconfigure)
@@ -103,6 +126,7 @@ class RoutingService:
         self.latency.set_priors(cfg.latency)
         self.health.configure(cfg.fallback.failure_threshold, cfg.fallback.cooldown_s)
         self.spillover.configure(cfg.spillover)
+        self.sessions.configure(cfg.sessions)
 
     def close(self) -> None:
         if self._log is not None:
@@ -117,19 +141,21 @@ class RoutingService:
             current.set_attributes(feature_attributes(features))
             return features
 
-    async def decide(self, request: ChatCompletionRequest, objective_name: str | None, *,
+    async def decide(self, request: ChatCompletionRequest, objective_name: str | None = None, *,
                      request_id: str, policies: Sequence[CandidatePolicy] = (),
-                     dry_run: bool = False) -> Decision:
+                     dry_run: bool = False, hints: RoutingHints | None = None) -> Decision:
         with span("stellwerk.route") as current:
             decision = await self._decide(request, objective_name, request_id=request_id,
-                                          policies=policies, dry_run=dry_run)
+                                          policies=policies, dry_run=dry_run, hints=hints)
             current.set_attributes(decision_attributes(decision))
             return decision
 
     async def _decide(self, request: ChatCompletionRequest, objective_name: str | None, *,
-                      request_id: str, policies: Sequence[CandidatePolicy], dry_run: bool) -> Decision:
+                      request_id: str, policies: Sequence[CandidatePolicy], dry_run: bool,
+                      hints: RoutingHints | None) -> Decision:
         cfg = self.config.current  # one version for the whole decision
-        name, objective = _objective(cfg, objective_name)
+        hints = hints or RoutingHints(objective=objective_name)
+        name, objective = _objective(cfg, objective_name or hints.objective)
         features = await self.features(request)
         filtered = filter_candidates(self._candidates(), features, [cfg.policy, *policies], self._unhealthy)
         allowed, rejected = list(filtered.allowed), list(filtered.rejected)
@@ -139,7 +165,8 @@ class RoutingService:
             if not allowed:
                 raise EngineUnavailable(f"objective {name!r} needs a local model, and none is available")
         assessed = [self._assess(m, name, objective, features, cfg, commit=not dry_run) for m in allowed]
-        decision = rank(name, objective, features, assessed, rejected)
+        decision = rank(name, objective, features, assessed, rejected, cost_weight=hints.cost_weight)
+        decision = self._settle(request, decision, assessed, hints, cfg, commit=not dry_run)
         if not dry_run:
             self._metrics.routes.labels(decision.chosen.id, decision.reason).inc()
             for a in assessed:
@@ -151,6 +178,68 @@ class RoutingService:
         if self._log is not None:
             self._log.record(request_id, decision.to_json(), dry_run=dry_run, trace_id=current_trace_id())
         return decision
+
+    def _settle(self, request: ChatCompletionRequest, decision: Decision, assessed: Sequence[Assessment],
+                hints: RoutingHints, cfg: RoutingConfig, *, commit: bool) -> Decision:
+        """Session affinity, then the frontier budgets, on top of the objective's order."""
+        eligible_ids = {c.model for c in decision.candidates if c.eligible}
+        by_id = {a.entry.id: a for a in assessed}
+        key = session_key(request, hints.tenant, hints.session) if self.sessions.enabled else None
+        sticky = self.sessions.model_for(key) if key is not None else None
+        if sticky is not None and sticky in eligible_ids and sticky != decision.chosen.id:
+            decision = _promote(decision, by_id[sticky], "session",
+                                f"the conversation stays on {sticky} (session affinity)")
+        budgets = self._applicable_budgets(hints, cfg)
+        if budgets:
+            decision = self._apply_budgets(decision, assessed, eligible_ids, budgets, commit=commit)
+        if commit and key is not None:
+            self.sessions.remember(key, decision.chosen.id)
+        return dataclasses.replace(decision, session=key.short() if key is not None else None)
+
+    def _apply_budgets(self, decision: Decision, assessed: Sequence[Assessment], eligible_ids: set[str],
+                       budgets: Sequence[FrontierBudget], *, commit: bool) -> Decision:
+        pool = [a for a in assessed if a.entry.id in eligible_ids] or list(assessed)
+        weight = decision.cost_weight or 0.0
+        gain, frontier_cost = _frontier_gain(pool, weight)
+        chosen = next(a for a in assessed if a.entry.id == decision.chosen.id)
+        notes = []
+        if chosen.frontier:
+            verdicts = [b.admits(gain, chosen.est_cost) for b in budgets]
+            notes = [v.note for v in verdicts]
+            refused = [v for v in verdicts if not v.admitted]
+            alternative = next((a for e in decision.order for a in assessed
+                                if a.entry.id == e.id and not a.frontier), None)
+            if refused and alternative is not None:
+                decision = _promote(decision, alternative, "frontier-budget",
+                                    f"{chosen.entry.id} skipped: {refused[0].note}")
+        if commit:
+            final = next(a for a in assessed if a.entry.id == decision.chosen.id)
+            for b in budgets:
+                b.record(gain, frontier_cost, frontier=final.frontier)
+        return dataclasses.replace(decision, budget_note="; ".join(notes) or None)
+
+    def _applicable_budgets(self, hints: RoutingHints, cfg: RoutingConfig) -> list[FrontierBudget]:
+        wanted: list[tuple[tuple[str, ...], FrontierBudgetConfig]] = []
+        if cfg.frontier_budget is not None:
+            wanted.append((("global",), cfg.frontier_budget))
+        if hints.tenant_budget is not None:
+            wanted.append((("tenant", hints.tenant), hints.tenant_budget))
+        if hints.frontier_share is not None:
+            header_budget = FrontierBudgetConfig(share=hints.frontier_share)
+            wanted.append((("header", hints.tenant, f"{hints.frontier_share:g}"), header_budget))
+        budgets = []
+        for key, budget_config in wanted:
+            budget = self._budgets.get(key)
+            if budget is None or budget.config != budget_config:
+                budget = self._budgets[key] = FrontierBudget(budget_config)
+            budgets.append(budget)
+        return budgets
+
+    def budget_status(self) -> list[dict[str, Any]]:
+        """Each frontier budget in use: its scope, target and realised share."""
+        return [{"scope": ":".join(key), "share_target": b.config.share,
+                 "usd_per_hour": b.config.usd_per_hour, "realised_share": b.share()}
+                for key, b in sorted(self._budgets.items())]
 
     def check_allowed(self, entry: ModelEntry, policies: Sequence[CandidatePolicy] = ()) -> None:
         """Raise `NotAllowed` (403) if policy forbids the model a request names."""
@@ -176,8 +265,9 @@ class RoutingService:
         out_tokens = f.max_tokens or cfg.expected_output_tokens
         price = entry.pricing
         cost = (f.prompt_tokens * price.input_per_mtok + out_tokens * price.output_per_mtok) / 1e6
-        quality = self._quality.score(entry.id, f.category)
-        return Assessment(entry, quality, cost, predicted, queued, overloaded, gpu_note)
+        quality = self._quality.predict(f, entry)
+        return Assessment(entry, quality, cost, predicted, queued, overloaded, gpu_note,
+                          cfg.is_frontier(entry))
 
     def _gpus_saturated(self, entry: ModelEntry, queued: int, cfg: RoutingConfig) -> str | None:
         """Why the GPUs count as saturated for a local GPU model, or None (also without NVML)."""
@@ -223,10 +313,30 @@ class RoutingService:
                 "ttft_base_s": round(est.base_s, 4), "ttft_per_request_s": round(est.per_request_s, 4),
                 "ttft_samples": est.samples, "unhealthy": self._unhealthy(entry)}
         return {"config": str(self.config.path), "config_version": self.config.version,
+                "frontier_budgets": self.budget_status(), "sessions": len(self.sessions),
                 "config_error": self.config.error, "default_objective": cfg.default_objective,
                 "objectives": sorted(cfg.objectives),
                 "spilling": [{"model": m, "objective": o} for m, o in self.spillover.spilling()],
                 "models": models}
+
+
+def _promote(decision: Decision, chosen: Assessment, reason: str, explanation: str) -> Decision:
+    """`decision` with `chosen` moved to the front of the try order."""
+    order = (chosen.entry, *(e for e in decision.order if e.id != chosen.entry.id))
+    return dataclasses.replace(decision, chosen=chosen.entry, order=order, reason=reason,
+                               explanation=explanation)
+
+
+def _frontier_gain(pool: Sequence[Assessment], weight: float) -> tuple[float, float]:
+    """(best frontier utility - best non-frontier utility, the best frontier candidate's cost)."""
+    frontier = [a for a in pool if a.frontier]
+    other = [a for a in pool if not a.frontier]
+    if not frontier:
+        return -math.inf, 0.0
+    best = max(frontier, key=lambda a: utility(a, weight))
+    if not other:
+        return math.inf, best.est_cost
+    return utility(best, weight) - max(utility(a, weight) for a in other), best.est_cost
 
 
 def _objective(cfg: RoutingConfig, name: str | None) -> tuple[str, Objective]:

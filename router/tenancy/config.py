@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalogue import ModelEntry
 from models.yaml_config import parse_yaml_model, read_yaml_model
+from router.routing.config import FrontierBudgetConfig
 
 __all__ = [
     "ANONYMOUS_TENANT",
@@ -88,6 +89,10 @@ class TenantConfig(_Strict):
     description: str = ""
     policy: TenantPolicy = Field(default_factory=TenantPolicy)
     default_objective: str | None = None
+    cost_weight: float | None = Field(
+        default=None, ge=0, description="The value objective's quality points per unit of currency.")
+    frontier_budget: FrontierBudgetConfig | None = Field(
+        default=None, description="At most this share of requests / spend per hour on frontier models.")
     limits: Limits = Field(default_factory=Limits)
     budget: Budget = Field(default_factory=Budget)
 

@@ -9,11 +9,12 @@ from fastapi import Depends, Request
 
 from router.features.request_features import estimate_prompt_tokens
 from router.routing.candidates import CandidatePolicy
+from router.routing.hints import RoutingHints, hints_from_headers
 from router.schemas import ChatCompletionRequest
 from router.tenancy.service import Screening, TenancyService, TenantContext
 from router.tracing import set_request_attributes, span
 
-__all__ = ["Caller", "ChatGate", "caller", "gate_chat"]
+__all__ = ["Caller", "ChatGate", "caller", "gate_chat", "routing_hints"]
 
 # Output tokens counted against a tokens-per-minute limit when a request sets no max_tokens.
 _ASSUMED_OUTPUT_TOKENS = 256
@@ -50,3 +51,10 @@ def gate_chat(tenancy: TenancyService, ctx: TenantContext, body: ChatCompletionR
         if screening.kinds:  # the kinds found, never the text
             current.set_attribute("stellwerk.sensitive_kinds", sorted(screening.kinds))
         return ChatGate(tenancy.policies(ctx, screening), screening)
+
+
+def routing_hints(request: Request, ctx: TenantContext) -> RoutingHints:
+    """The request's routing hints: its headers, else the tenant's settings (400 for a bad header)."""
+    cfg = ctx.config
+    return hints_from_headers(request.headers, tenant=ctx.tenant, default_objective=cfg.default_objective,
+                              cost_weight=cfg.cost_weight, tenant_budget=cfg.frontier_budget)

@@ -46,19 +46,6 @@ def test_auto_with_the_cheapest_objective_picks_the_idle_local_model(client: ope
     assert raw.headers["x-stellwerk-objective"] == "cheapest"
 
 
-def test_the_learned_classifier_sends_a_task_gemma_is_weak_at_to_a_remote_model(stack: Stack) -> None:
-    decision = _route(stack, "Write a Python function that merges two sorted lists, with a docstring.")
-
-    assert decision["features"]["category"] == "coding"
-    assert decision["objective"] == "balanced"
-    assert decision["model"] in FAKE_REMOTES
-    assert decision["reason"] in {"quality-floor", "hard-prompt"}  # hard-prompt: the estimator's call
-    gemma = next(c for c in decision["candidates"] if c["model"] == CHAT_MODEL)
-    assert gemma["note"].startswith("quality 0.05 < floor")
-    # Remote entries without a key are not candidates; the decision says so rather than hiding them.
-    assert "openai/gpt-4.1" not in {c["model"] for c in decision["candidates"]}
-
-
 @contextmanager
 def _burst(stack: Stack, n: int, max_tokens: int) -> Iterator[list[httpx.Response]]:
     """`n` concurrent requests that name Gemma (they must queue there, never spill)."""

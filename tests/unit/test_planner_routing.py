@@ -11,7 +11,7 @@ from router.routing.config import load_routing_config
 
 
 def _routes(local: list[str], mix: dict[str, float], hard: float = 0.1, deny: list[str] | None = None,
-            objective: str = "balanced") -> dict[tuple[str, bool], tuple[str, float, str | None]]:
+            objective: str = "good-enough") -> dict[tuple[str, bool], tuple[str, float, str | None]]:
     config = load_routing_config()
     if deny:
         config = config.model_copy(update={"policy": config.policy.model_copy(update={"deny_models": deny})})
@@ -21,7 +21,7 @@ def _routes(local: list[str], mix: dict[str, float], hard: float = 0.1, deny: li
     return {(r.category, r.hard): (r.model, r.share, r.spill_to) for r in shares}
 
 
-def test_balanced_keeps_easy_work_local_and_sends_maths_to_a_good_enough_remote() -> None:
+def test_good_enough_keeps_easy_work_local_and_sends_maths_to_a_good_enough_remote() -> None:
     routes = _routes(["gemma-3-270m"], {"chit_chat": 0.5, "math": 0.5})
     model, share, spill = routes[("chit_chat", False)]
     assert model == "gemma-3-270m" and share == pytest.approx(0.5)

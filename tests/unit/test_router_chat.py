@@ -192,11 +192,11 @@ async def test_auto_picks_the_local_model_and_says_so() -> None:
     assert response.status_code == 200
     assert response.json()["model"] == GEMMA
     assert response.headers["x-stellwerk-model"] == GEMMA
-    assert response.headers["x-stellwerk-route"] == "cheapest"
+    assert response.headers["x-stellwerk-route"] == "best-value"
     assert response.headers["x-stellwerk-objective"] == "balanced"
     assert local.requests and not remote.requests
     assert local.last_request["model"] == GEMMA
-    assert sample(samples, "stellwerk_route_decisions_total", model=GEMMA, reason="cheapest") == 1
+    assert sample(samples, "stellwerk_route_decisions_total", model=GEMMA, reason="best-value") == 1
 
 
 async def test_auto_goes_remote_when_the_prompt_does_not_fit_the_local_context() -> None:

@@ -22,6 +22,10 @@ GEMMA, MINI, FLASH = "gemma-3-270m", "openai/gpt-4o-mini", "gemini/gemini-2.5-fl
 CHAT, ROUTE = "/v1/chat/completions", "/v1/route"
 
 
+# The floor-based objective, whose order (cheapest first) the fallback tests rely on.
+GOOD_ENOUGH = {"x-stellwerk-objective": "good-enough"}
+
+
 def ask(text: str = "hello there", **fields: Any) -> dict[str, Any]:
     return {"model": "auto", "messages": [{"role": "user", "content": text}], **fields}
 
@@ -40,13 +44,13 @@ async def test_route_dry_run_explains_without_running() -> None:
 
     assert response.status_code == 200
     body = response.json()
-    assert (body["object"], body["model"], body["reason"]) == ("stellwerk.route", MINI, "quality-floor")
+    assert (body["object"], body["model"], body["reason"]) == ("stellwerk.route", MINI, "best-value")
     assert body["features"]["category"] == "math"
     notes = {c["model"]: c["note"] for c in body["candidates"]}
-    assert notes[GEMMA].startswith("quality 0.00 < floor 0.50")
+    assert notes[GEMMA].startswith("predicted quality 0.00 < minimum 0.35")
     assert "17 * 23" not in response.text
     assert not local.requests and not remote.requests
-    assert sample(samples, "stellwerk_route_decisions_total", model=MINI, reason="quality-floor") == 0
+    assert sample(samples, "stellwerk_route_decisions_total", model=MINI, reason="best-value") == 0
 
 
 async def test_route_for_a_named_model_says_requested() -> None:
@@ -79,7 +83,7 @@ async def test_fallback_tries_the_next_candidate_and_says_which_served() -> None
     ok = FakeChatEngine(FLASH)
     stack = routed_stack([down, limited, ok], category="chit_chat")
     async with asgi_client(stack.app) as client:
-        response = await client.post(CHAT, json=ask(stream=True))
+        response = await client.post(CHAT, json=ask(stream=True), headers=GOOD_ENOUGH)
         samples = await scrape(client)
 
     assert response.status_code == 200
@@ -100,7 +104,7 @@ async def test_fallback_is_bounded_by_max_attempts(tmp_path: Path) -> None:
                FakeChatEngine(MINI, error=EngineUnavailable("down")), FakeChatEngine(FLASH)]
     stack = routed_stack(engines, category="chit_chat", config=config)
     async with asgi_client(stack.app) as client:
-        response = await client.post(CHAT, json=ask())
+        response = await client.post(CHAT, json=ask(), headers=GOOD_ENOUGH)
 
     assert response.status_code == 503  # the second (last allowed) attempt's error
     assert not engines[2].requests
@@ -111,7 +115,7 @@ async def test_no_fallback_for_an_error_in_the_request_itself() -> None:
     other = FakeChatEngine(MINI)
     stack = routed_stack([refused, other], category="chit_chat")
     async with asgi_client(stack.app) as client:
-        response = await client.post(CHAT, json=ask())
+        response = await client.post(CHAT, json=ask(), headers=GOOD_ENOUGH)
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "content_filter"

@@ -16,6 +16,7 @@ from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
 from router.routing.config import RoutingConfig, RoutingConfigError, parse_routing_config
 from router.routing.decision import Decision
+from router.routing.hints import RoutingHints
 from router.routing.service import RoutingService
 from router.schemas import ChatCompletionRequest
 from serving.engine import EngineStats
@@ -69,10 +70,11 @@ class Scene:
     def queue(self, running: int, waiting: int = 0, model: str = GEMMA) -> None:
         self.snapshot = TelemetrySnapshot(1.0, {model: EngineStats(running, waiting, 1)})
 
-    async def decide(self, objective: str | None = None, *, dry_run: bool = False, **body: Any) -> Decision:
+    async def decide(self, objective: str | None = None, *, dry_run: bool = False,
+                     hints: RoutingHints | None = None, **body: Any) -> Decision:
         request = ChatCompletionRequest.model_validate(
             {"model": "auto", "messages": [{"role": "user", "content": "hello there"}], **body})
-        return await self.service.decide(request, objective, request_id="t", dry_run=dry_run)
+        return await self.service.decide(request, objective, request_id="t", dry_run=dry_run, hints=hints)
 
 
 def candidate(decision: Decision, model: str) -> dict[str, Any]:
