@@ -103,6 +103,23 @@ def _traffic(router: RouterProcess) -> None:
     assert router.chat("broke", "openai/gpt-4o-mini").json()["error"]["code"] == "insufficient_quota"
 
 
+def _more_traffic(router: RouterProcess) -> None:
+    """The same kinds of events again after Prometheus has seen the series: rate() counts only
+    increases between two scrapes, never a series' first value."""
+    for i in range(4):
+        assert router.chat("acme", stream=i % 2 == 1).status_code == 200
+    assert router.chat("acme", FAILING).status_code == 502
+    assert router.chat("tight", "openai/gpt-4o-mini").status_code == 429
+    assert router.chat("broke", "openai/gpt-4o-mini").status_code == 429
+
+
+def _scraped_after(prometheus: str, seconds: float) -> None:
+    """Wait until Prometheus has scraped the router `seconds` after now."""
+    after = time.time() + seconds
+    _wait_for(lambda: _query(prometheus, f'timestamp(up{{job="stellwerk"}} == 1) > {after}'), 30,
+              lambda: "Prometheus stopped scraping the router")
+
+
 def _break_the_ledger(router: RouterProcess) -> None:
     """Drop the ledger table under the running router: its next commits fail (and are retried)."""
     with sqlite3.connect(router.database) as db:
@@ -133,13 +150,12 @@ def _alerts() -> list[dict[str, Any]]:
 
 def test_every_panel_and_alert_has_data(router: RouterProcess, prometheus: str) -> None:
     _traffic(router)
+    _scraped_after(prometheus, 0.2)
+    _more_traffic(router)
     _break_the_ledger(router)
     _wait_for(lambda: _query(prometheus, 'stellwerk_ledger_records_total{outcome="failed"} > 0'), 60,
               lambda: f"Prometheus never saw the failed ledger commit; router log:\n{router.tail()}")
-    # Two more scrapes after the last event: rate() needs two samples of a series born in the traffic.
-    done = time.time()
-    _wait_for(lambda: _query(prometheus, f'timestamp(up{{job="stellwerk"}} == 1) > {done + 2.2}'), 30,
-              lambda: "Prometheus stopped scraping the router")
+    _scraped_after(prometheus, 1.2)  # every series has two samples after its last event
     queries = _dashboard_queries()
     assert len(queries) >= 25, "the dashboard lost panels"
     empty = [f"{title}: {expr}" for title, expr in queries if not _query(prometheus, expr)]
