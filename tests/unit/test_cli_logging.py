@@ -67,3 +67,15 @@ def test_log_format_and_tracing_options(monkeypatch: pytest.MonkeyPatch) -> None
     assert build_parser().parse_args(["serve"]).otel_endpoint == "http://collector:4318"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--log-format", "xml", "serve"])
+
+
+def test_serve_builds_tracing_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from router.tracing import Tracing
+    from stellwerk_cli.commands import _tracing
+
+    monkeypatch.delenv("STELLWERK_OTEL_ENDPOINT", raising=False)
+    assert _tracing(build_parser().parse_args(["serve"])) is None
+    tracing = _tracing(build_parser().parse_args(
+        ["serve", "--otel-endpoint", "http://127.0.0.1:9/", "--otel-record-prompts"]))
+    assert isinstance(tracing, Tracing) and tracing.record_prompts
+    tracing.shutdown()
