@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -15,9 +16,11 @@ from cluster.telemetry import TelemetrySampler
 from router.anthropic.routes import router as anthropic_router
 from router.chat.routes import router as chat_router
 from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
+from router.console.routes import router as console_router
 from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
+from router.observe import observe
 from router.registry import ModelRegistry
 from router.routing.build import default_routing
 from router.routing.routes import router as routing_router
@@ -26,6 +29,7 @@ from router.store import Database
 from router.system_routes import router as system_router
 from router.tenancy.routes import router as tenancy_router
 from router.tenancy.service import TenancyService
+from router.tracing import Tracing, TracingMiddleware
 
 __all__ = ["create_app"]
 
@@ -42,6 +46,7 @@ def create_app(
     routing: Callable[[TelemetrySampler, RouterMetrics], RoutingService] | None = None,
     tenancy: TenancyService | None = None,
     admin_key: str | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
@@ -51,7 +56,7 @@ def create_app(
     configuration, quality table and request classifier (see `router.routing.build`).
     `tenancy` authenticates callers, applies their policies, limits and budgets, the ban list and the
     cost ledger; by default open access (no keys) with a ledger in a throwaway SQLite file. `admin_key`
-    enables the admin API.
+    enables the admin API. `tracing` (off by default) traces every API request (see `router.tracing`).
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
@@ -60,6 +65,7 @@ def create_app(
     routing_service = (routing or default_routing(registry))(telemetry, metrics)
     tenancy_service = tenancy or TenancyService.open_access(
         Database.open(None, default_path=Path(tempfile.mkdtemp(prefix="stellwerk-")) / "ledger.db"))
+    observe(metrics, registry, routing_service, tenancy_service)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +79,8 @@ def create_app(
             await telemetry.stop()
             routing_service.close()
             await tenancy_service.close()
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)  # flushes the spans still queued
         if on_shutdown is not None:
             result = on_shutdown()
             if inspect.isawaitable(result):
@@ -91,7 +99,9 @@ def create_app(
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
+    if tracing is not None:
+        app.add_middleware(TracingMiddleware, tracing=tracing)
     for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
-                   system_router):
+                   system_router, console_router):
         app.include_router(router)
     return app

@@ -1,12 +1,23 @@
-"""Prometheus metrics of the router, in a registry the app owns (no module globals)."""
+"""Prometheus metrics of the router, in a registry the app owns (no module globals).
+
+The Grafana dashboard and the alert rules in `cluster/observability/` query these names; their test
+(tests/e2e/test_observability_prometheus.py) runs every query against a real Prometheus.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from cluster.telemetry import TelemetrySnapshot
+from models.catalogue import ModelEntry
+from router.store import LedgerRecord
 
-__all__ = ["RouterMetrics"]
+__all__ = ["ModelHealth", "RouterMetrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160)
 
@@ -47,6 +58,27 @@ class RouterMetrics:
                                     "Version of the routing configuration in use (1 at start).", registry=r)
         self.engine = _EngineGauges(r)
         self.gpu = _GpuGauges(r)
+        self.model_info = Gauge("stellwerk_model_info",
+                                "1 per servable model, with its provider and kind (local, remote): join "
+                                "other series on `model` to group them by provider or kind.",
+                                ["model", "provider", "kind"], registry=r)
+        self.ledger = _LedgerMetrics(r)
+
+    def describe_models(self, entries: Iterable[ModelEntry]) -> None:
+        """Publish `stellwerk_model_info` for the servable models."""
+        self.model_info.clear()
+        for e in entries:
+            self.model_info.labels(e.id, e.provider, e.kind).set(1)
+
+    def record_ledger_commit(self, records: Sequence[LedgerRecord], seconds: float,
+                             error: BaseException | None) -> None:
+        """A `LedgerWriter` listener: one batch committed (or not) in `seconds`. Per-tenant figures
+        are counted from the rows as they commit, so they agree with `stellwerk costs`."""
+        self.ledger.record(records, seconds, error)
+
+    def watch_health(self, source: Callable[[], Mapping[str, ModelHealth]]) -> None:
+        """Publish each chat model's breaker and routing health, read from `source` at every scrape."""
+        self.registry.register(_HealthCollector(source))
 
     def record_telemetry(self, snapshot: TelemetrySnapshot) -> None:
         """Set the load gauges to a telemetry sample. Engines whose stats are unknown and GPUs that did
@@ -103,3 +135,69 @@ class _GpuGauges:
                 self.power.labels(gpu).set(g.power_watts)
             if g.temperature_c is not None:
                 self.temperature.labels(gpu).set(g.temperature_c)
+
+
+# Refusals: requests turned away before any model ran (ledger rows without a provider), by status.
+_REFUSAL_STATUSES = frozenset({403, 429})
+
+
+class _LedgerMetrics:
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.commit_seconds = Histogram(
+            "stellwerk_ledger_commit_seconds",
+            "Time to commit one batch of ledger rows (one transaction, retries included).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r)
+        self.records = Counter("stellwerk_ledger_records", "Ledger rows by outcome (committed, failed).",
+                               ["outcome"], registry=r)
+        self.tenant_requests = Counter("stellwerk_tenant_requests", "Requests in the ledger, by tenant.",
+                                       ["tenant", "model", "status"], registry=r)
+        self.tenant_tokens = Counter("stellwerk_tenant_tokens", "Tokens in the ledger, by tenant and kind.",
+                                     ["tenant", "model", "kind"], registry=r)
+        self.tenant_cost = Counter("stellwerk_tenant_cost", "Cost in the ledger, by tenant.",
+                                   ["tenant", "model", "currency"], registry=r)
+        self.refusals = Counter("stellwerk_refusals",
+                                "Requests refused before any model ran (rate limit, budget, policy, "
+                                "sensitive data), by tenant and reason.", ["tenant", "reason"], registry=r)
+        for outcome in ("committed", "failed"):  # both series exist from the start (alerts use rate)
+            self.records.labels(outcome)
+
+    def record(self, records: Sequence[LedgerRecord], seconds: float, error: BaseException | None) -> None:
+        self.commit_seconds.observe(seconds)
+        if error is not None:
+            self.records.labels("failed").inc(len(records))
+            return
+        self.records.labels("committed").inc(len(records))
+        for rec in records:
+            self.tenant_requests.labels(rec.tenant, rec.model, str(rec.status)).inc()
+            self.tenant_tokens.labels(rec.tenant, rec.model, "prompt").inc(rec.prompt_tokens)
+            self.tenant_tokens.labels(rec.tenant, rec.model, "completion").inc(rec.completion_tokens)
+            self.tenant_cost.labels(rec.tenant, rec.model, rec.currency).inc(rec.cost)
+            if not rec.provider and rec.status in _REFUSAL_STATUSES:
+                self.refusals.labels(rec.tenant, rec.error_type or str(rec.status)).inc()
+
+
+@dataclass(frozen=True)
+class ModelHealth:
+    """A chat model's health as routing sees it: its circuit breaker is open (it failed too often in a
+    row and rests), and whether `auto` skips it now for any reason (breaker, engine not ready)."""
+
+    breaker_open: bool
+    unhealthy: bool
+
+
+class _HealthCollector(Collector):
+    def __init__(self, source: Callable[[], Mapping[str, ModelHealth]]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        breaker = GaugeMetricFamily("stellwerk_breaker_open",
+                                    "1 while the model's circuit breaker is open (auto skips it).",
+                                    labels=["model"])
+        unhealthy = GaugeMetricFamily("stellwerk_model_unhealthy",
+                                      "1 while auto routing skips the model as unhealthy (open breaker, "
+                                      "engine not ready).", labels=["model"])
+        for model_id, health in sorted(self._source().items()):
+            breaker.add_metric([model_id], int(health.breaker_open))
+            unhealthy.add_metric([model_id], int(health.unhealthy))
+        yield breaker
+        yield unhealthy

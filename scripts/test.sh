@@ -10,6 +10,7 @@ echo "==> mypy --strict"
 "$bin/mypy"
 echo "==> PostgreSQL for the ledger tests"
 bash scripts/ensure_postgres.sh
+bash scripts/ensure_observability_tools.sh  # prometheus, promtool, chromium for the observability tests
 echo "==> unit tests"
 "$bin/python" -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
 echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"

@@ -199,7 +199,7 @@ def serve(args: argparse.Namespace) -> int:
         telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
         app = create_app(registry, {**chat, **embed}, status_provider=status_report,
                          on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
-                         admin_key=os.environ.get(args.admin_key_env) or None)
+                         admin_key=os.environ.get(args.admin_key_env) or None, tracing=_tracing(args))
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:
@@ -208,6 +208,17 @@ def serve(args: argparse.Namespace) -> int:
         ray_cluster.shutdown(joined=args.ray_address is not None, apps=[a.name for a in apps])
         gpus.close()
     return 0
+
+
+def _tracing(args: argparse.Namespace) -> Any:
+    """OpenTelemetry tracing when --otel-endpoint (or $STELLWERK_OTEL_ENDPOINT) is set, else None."""
+    if not args.otel_endpoint:
+        return None
+    from router.tracing import Tracing
+
+    logger.info("tracing every request to %s%s", args.otel_endpoint,
+                " (with prompt text)" if args.otel_record_prompts else "")
+    return Tracing.to_otlp(args.otel_endpoint, record_prompts=args.otel_record_prompts)
 
 
 def _tenancy(args: argparse.Namespace) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,10 +15,12 @@ from models.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError
 from router.routing.config import RoutingConfigError
 from router.store.engine import StoreError
 from router.tenancy.config import TenantsConfigError
+from stellwerk_cli.logs import LOG_FORMATS, configure_logging
 
 __all__ = ["main"]
 
 DEFAULT_PORT = 8000
+ENDPOINT_ENV = "STELLWERK_OTEL_ENDPOINT"  # router.tracing.ENDPOINT_ENV (not imported: keeps --help fast)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "router that chooses local or remote models per request.")
     parser.add_argument("--catalogue", type=Path, default=DEFAULT_CATALOGUE_PATH,
                         help="model catalogue YAML (default: the shipped models/catalogue.yaml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging (also each upstream HTTP call)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="text (default) or json: one JSON object per log line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="start Ray, deploy the local models and serve the router",
@@ -69,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--decision-log", type=Path, default=None, metavar="FILE",
                        help="append one JSON line per routing decision to FILE "
                             "(default: the configuration's decision_log, if any)")
+    serve.add_argument("--otel-endpoint", default=os.environ.get(ENDPOINT_ENV) or None, metavar="URL",
+                       help="send OpenTelemetry traces of every request over OTLP/HTTP to URL (a collector, "
+                            f"e.g. http://127.0.0.1:4318; default ${ENDPOINT_ENV}; unset: no tracing)")
+    serve.add_argument("--otel-record-prompts", action="store_true",
+                       help="put the prompt messages into the traces (off: never any prompt text)")
 
     status = sub.add_parser("status", help="show deployments, replicas, GPUs and health of a running router",
                             description="Ask a running Stellwerk router for its status.")
@@ -117,8 +127,7 @@ def _positive_float(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(command=args.command, verbose=args.verbose, log_format=args.log_format)
     from stellwerk_cli import commands
 
     handlers = {"serve": commands.serve, "status": commands.status,

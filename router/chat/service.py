@@ -15,6 +15,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import Span
+
 from models.catalogue import ModelEntry
 from router.cost import request_cost
 from router.metrics import RouterMetrics
@@ -23,6 +26,7 @@ from router.routing.candidates import CandidatePolicy
 from router.routing.hints import RoutingHints
 from router.routing.service import Dispatch, RoutingService
 from router.schemas import ChatCompletionRequest
+from router.tracing import end_engine_span, start_engine_span
 from serving.engine import ChatChunk, ToolCallDelta, Usage
 from serving.errors import (
     ContextLengthExceeded,
@@ -73,14 +77,14 @@ class ChatService:
         if request.model != AUTO:
             entry, _ = self._registry.chat_engine(request.model)
             self._routing.check_allowed(entry, policies)
-            return await self._open_on(entry, request, Route("requested"), run_id, started)
+            return await self._open_on(entry, request, Route("requested"), run_id, started, 0)
         decision = await self._routing.decide(request, request_id=run_id, policies=policies, hints=hints)
         attempts = decision.order[: self._routing.max_attempts()]
         failed: list[str] = []
         for i, entry in enumerate(attempts):
             route = Route(decision.reason if i == 0 else "fallback", decision.objective, tuple(failed))
             try:
-                run = await self._open_on(entry, request, route, run_id, started)
+                run = await self._open_on(entry, request, route, run_id, started, i)
             except StellwerkError as exc:
                 if not _worth_another_model(exc) or i == len(attempts) - 1:
                     raise
@@ -95,12 +99,14 @@ class ChatService:
         raise AssertionError("unreachable: the decision has at least one candidate")
 
     async def _open_on(self, entry: ModelEntry, request: ChatCompletionRequest, route: Route,
-                       run_id: str, started: float) -> ChatRun:
+                       run_id: str, started: float, attempt: int) -> ChatRun:
         _, engine = self._registry.chat_engine(entry.id)
         dispatch = self._routing.dispatch(entry)
-        chunks = engine.chat(engine_request(request, entry))
+        body = engine_request(request, entry)
+        span = start_engine_span(entry.id, entry.provider, body, attempt=attempt, route=route.reason)
+        chunks = engine.chat(body)
         run = ChatRun(entry=entry, route=route, chunks=chunks, metrics=self._metrics,
-                      clock=self._clock, started=started, dispatch=dispatch, id=run_id,
+                      clock=self._clock, started=started, dispatch=dispatch, id=run_id, span=span,
                       include_usage=bool(request.stream_options and request.stream_options.include_usage))
         try:
             await run.peek(self._timeout)
@@ -206,11 +212,13 @@ class ChatRun:
     started: float
     include_usage: bool
     dispatch: Dispatch | None = None
+    span: Span = trace.INVALID_SPAN  # this attempt's trace span (router/tracing.py), ended by _finish
     id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
     created: int = field(default_factory=lambda: int(time.time()))
     _first: list[ChatChunk] = field(default_factory=list)
     _usage: Usage | None = None
     _ttft_seen: bool = False
+    _finish_reasons: list[str] = field(default_factory=list)
     # Set when the run ends (for the ledger): the HTTP-style status, the error type, seconds taken.
     status: int | None = None
     error_type: str | None = None
@@ -321,6 +329,8 @@ class ChatRun:
     def _observe(self, chunk: ChatChunk) -> None:
         if chunk.usage is not None:
             self._usage = chunk.usage
+        if chunk.finish_reason:
+            self._finish_reasons.append(chunk.finish_reason)
         if (chunk.text or chunk.tool_calls) and not self._ttft_seen:
             self._ttft_seen = True
             self.metrics.ttft.labels(self.model_id).observe(self.clock() - self.started)
@@ -354,6 +364,10 @@ class ChatRun:
             self.dispatch.close()
         self.status, self.error_type = int(status), error
         self.latency_s = self.clock() - self.started
+        u = self._usage
+        end_engine_span(self.span, response_id=self.id, model=self.model_id, status=self.status, error=error,
+                        usage=None if u is None else (u.prompt_tokens, u.completion_tokens),
+                        finish_reasons=self._finish_reasons)
         m, model = self.metrics, self.model_id
         m.in_flight.labels(_ENDPOINT, model).dec()
         m.requests.labels(_ENDPOINT, model, status).inc()

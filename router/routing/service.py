@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,12 +36,16 @@ from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
+from router.tracing import current_trace_id, span
+from router.tracing_attributes import decision_attributes, feature_attributes
 from serving.errors import EngineUnavailable, InvalidRequest, NotAllowed, StellwerkError
 
 __all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "QualityPredictor", "QualityScores",
            "RoutingService"]
 
 logger = logging.getLogger(__name__)
+
+RECENT_DECISIONS = 200  # kept in memory for the operator console
 
 
 class FeatureSource(Protocol):
@@ -112,6 +117,7 @@ class RoutingService:
         self.sessions = SessionAffinity(cfg.sessions)
         self._budgets: dict[tuple[str, ...], FrontierBudget] = {}
         self._log = decision_log or (DecisionLog(cfg.decision_log) if cfg.decision_log else None)
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
         config.on_change(self._reconfigure)
         metrics.config_version.set(config.version)
 
@@ -130,11 +136,23 @@ class RoutingService:
 
     async def features(self, request: ChatCompletionRequest) -> RequestFeatures:
         """The request's features (the classifier runs in a worker thread: it is CPU work)."""
-        return await asyncio.to_thread(self._features.extract, request)
+        with span("stellwerk.features") as current:
+            features = await asyncio.to_thread(self._features.extract, request)
+            current.set_attributes(feature_attributes(features))
+            return features
 
     async def decide(self, request: ChatCompletionRequest, objective_name: str | None = None, *,
                      request_id: str, policies: Sequence[CandidatePolicy] = (),
                      dry_run: bool = False, hints: RoutingHints | None = None) -> Decision:
+        with span("stellwerk.route") as current:
+            decision = await self._decide(request, objective_name, request_id=request_id,
+                                          policies=policies, dry_run=dry_run, hints=hints)
+            current.set_attributes(decision_attributes(decision))
+            return decision
+
+    async def _decide(self, request: ChatCompletionRequest, objective_name: str | None, *,
+                      request_id: str, policies: Sequence[CandidatePolicy], dry_run: bool,
+                      hints: RoutingHints | None) -> Decision:
         cfg = self.config.current  # one version for the whole decision
         hints = hints or RoutingHints(objective=objective_name)
         name, objective = _objective(cfg, objective_name or hints.objective)
@@ -154,8 +172,11 @@ class RoutingService:
             for a in assessed:
                 if a.local and getattr(objective, "ttft_target_s", None) is not None:
                     self._metrics.spilling.labels(a.entry.id, name).set(int(a.overloaded))
+        if not dry_run:  # for the operator console (no prompt text: features and candidates only)
+            self.recent.append({"ts": time.time(), "request_id": request_id, "trace_id": current_trace_id(),
+                                **decision.to_json()})
         if self._log is not None:
-            self._log.record(request_id, decision.to_json(), dry_run=dry_run)
+            self._log.record(request_id, decision.to_json(), dry_run=dry_run, trace_id=current_trace_id())
         return decision
 
     def _settle(self, request: ChatCompletionRequest, decision: Decision, assessed: Sequence[Assessment],

@@ -29,8 +29,8 @@ RETRY_DELAYS_S = (0.1, 0.5, 2.0)  # then the batch fails: the database is gone, 
 
 _INSERT = (
     "INSERT INTO ledger (ts_us, day, request_id, tenant, key_id, endpoint, model, provider, prompt_tokens, "
-    "completion_tokens, cost, currency, latency_ms, route, objective, status, error_type) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    "completion_tokens, cost, currency, latency_ms, route, objective, status, error_type, trace_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class LedgerError(StoreError):
@@ -57,6 +57,7 @@ class LedgerRecord:
     objective: str | None
     status: int
     error_type: str | None
+    trace_id: str | None = None  # the request's OpenTelemetry trace (32 hex digits) when tracing is on
 
     def row(self) -> Params:
         """The insert's parameters, in `_INSERT`'s order."""
@@ -66,6 +67,8 @@ class LedgerRecord:
 
 _Done = Callable[[BaseException | None], None]
 _Item = tuple[LedgerRecord, _Done | None]
+CommitListener = Callable[[list[LedgerRecord], float, BaseException | None], None]
+"""Told of every batch: its records, the seconds the commit took (retries included), the error or None."""
 
 
 class LedgerWriter:
@@ -85,6 +88,11 @@ class LedgerWriter:
         self._thread: threading.Thread | None = None
         self.batches = 0   # committed transactions (for tests and metrics)
         self.rows = 0      # committed records
+        self._listeners: list[CommitListener] = []
+
+    def add_listener(self, listener: CommitListener) -> None:
+        """Call `listener` (in the writer thread) after each batch, committed or not (e.g. metrics)."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -150,7 +158,10 @@ class LedgerWriter:
                 self._commit(batch)
 
     def _commit(self, batch: list[_Item]) -> None:
-        error = self._write_with_retries([rec for rec, _ in batch])
+        records = [rec for rec, _ in batch]
+        started = time.perf_counter()
+        error = self._write_with_retries(records)
+        seconds = time.perf_counter() - started
         if error is None:
             self.batches += 1
             self.rows += len(batch)
@@ -158,6 +169,12 @@ class LedgerWriter:
             unwaited = sum(1 for _, done in batch if done is None)
             logger.error("ledger: %d record(s) not committed (%d without a waiter): %s",
                          len(batch), unwaited, error)
+        # Listeners first: a caller woken below sees metrics that already count its record.
+        for listener in self._listeners:
+            try:
+                listener(records, seconds, error)
+            except Exception:  # NOTE: a listener's bug must not stop the writer: waiters would hang
+                logger.exception("ledger: commit listener failed")
         for _, done in batch:
             if done is not None:
                 done(None if error is None else LedgerError(f"ledger record not committed: {error}"))

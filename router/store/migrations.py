@@ -72,6 +72,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX ledger_day ON ledger (day)",
         "CREATE INDEX ledger_request ON ledger (request_id)",
     )),
+    Migration(3, "ledger trace id", (
+        "ALTER TABLE ledger ADD COLUMN trace_id TEXT",
+    )),
 )
 
 

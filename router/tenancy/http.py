@@ -12,6 +12,7 @@ from router.routing.candidates import CandidatePolicy
 from router.routing.hints import RoutingHints, hints_from_headers
 from router.schemas import ChatCompletionRequest
 from router.tenancy.service import Screening, TenancyService, TenantContext
+from router.tracing import set_request_attributes, span
 
 __all__ = ["Caller", "ChatGate", "caller", "gate_chat", "routing_hints"]
 
@@ -22,7 +23,11 @@ _ASSUMED_OUTPUT_TOKENS = 256
 async def caller(request: Request) -> TenantContext:
     """FastAPI dependency: the request's tenant (401 without a valid key where keys are required)."""
     tenancy: TenancyService = request.app.state.tenancy
-    return tenancy.authenticate(request.headers)
+    with span("stellwerk.authenticate") as current:
+        ctx = tenancy.authenticate(request.headers)
+        current.set_attribute("stellwerk.tenant", ctx.tenant)
+    set_request_attributes({"stellwerk.tenant": ctx.tenant})
+    return ctx
 
 
 Caller = Annotated[TenantContext, Depends(caller)]
@@ -39,10 +44,13 @@ def gate_chat(tenancy: TenancyService, ctx: TenantContext, body: ChatCompletionR
               admit: bool = True) -> ChatGate:
     """Rate limits and budget (unless `admit` is False, for dry runs), the sensitive-data screen, and
     the candidate policies that follow from them."""
-    if admit:
-        tenancy.admit(ctx, estimate_prompt_tokens(body) + (body.output_limit() or _ASSUMED_OUTPUT_TOKENS))
-    screening = tenancy.screen(ctx, [m.text() for m in body.messages])
-    return ChatGate(tenancy.policies(ctx, screening), screening)
+    with span("stellwerk.policy") as current:
+        if admit:
+            tenancy.admit(ctx, estimate_prompt_tokens(body) + (body.output_limit() or _ASSUMED_OUTPUT_TOKENS))
+        screening = tenancy.screen(ctx, [m.text() for m in body.messages])
+        if screening.kinds:  # the kinds found, never the text
+            current.set_attribute("stellwerk.sensitive_kinds", sorted(screening.kinds))
+        return ChatGate(tenancy.policies(ctx, screening), screening)
 
 
 def routing_hints(request: Request, ctx: TenantContext) -> RoutingHints:

@@ -4,7 +4,8 @@ The admin API needs the admin key (`Authorization: Bearer <admin key>`; the key 
 environment variable `stellwerk serve --admin-key-env` names, STELLWERK_ADMIN_KEY by default). Without
 one configured, the admin API answers 403 and says how to enable it. Every change is written to the
 audit log with the actor (`x-stellwerk-actor`, else "admin-api") and takes effect on every router
-within a second (they poll the database's state version).
+within a second (they poll the database's state version). The operator console (/console) uses
+this API with its session cookie instead of the key; its changes are audited as `console:<operator>`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalogue import ModelEntry
+from router.console.session import actor_of as console_actor
 from router.registry import ModelRegistry
 from router.store import ApiKey, AuditLog, Ban, BanKind, BanStore, KeyStore
 from router.tenancy.costs import cost_report, default_baseline
@@ -49,6 +51,9 @@ async def _admin(request: Request) -> str:
     auth = request.headers.get("authorization", "")
     scheme, _, given = auth.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        operator = console_actor(request.cookies, request.headers, request.method, expected)
+        if operator is not None:  # the operator console, logged in with the admin key
+            return f"console:{operator}"
         raise AuthenticationFailed("the admin API needs 'Authorization: Bearer <admin key>'")
     actor = request.headers.get("x-stellwerk-actor", "")
     return f"admin-api:{actor}" if _ACTOR.match(actor) else "admin-api"

@@ -35,6 +35,7 @@ from router.tenancy.budget import BudgetTracker
 from router.tenancy.config import ANONYMOUS_TENANT, TenantConfig, TenantsConfig
 from router.tenancy.directory import Directory
 from router.tenancy.limits import Admission, RateLimiter
+from router.tracing import current_trace_id, span
 from serving.errors import AuthenticationFailed, NotAllowed, StellwerkError
 
 __all__ = ["Screening", "TenancyService", "TenantContext"]
@@ -164,7 +165,8 @@ class TenancyService:
 
     async def record_run(self, ctx: TenantContext, run: ChatRun, endpoint: str) -> None:
         """Commit the finished run's ledger row (call before the answer's last byte)."""
-        await self.writer.record(self._run_record(ctx, run, endpoint))
+        with span("stellwerk.ledger.commit"):
+            await self.writer.record(self._run_record(ctx, run, endpoint))
 
     def record_run_nowait(self, ctx: TenantContext, run: ChatRun, endpoint: str) -> None:
         """For runs whose client is gone: nobody waits for the commit."""
@@ -178,7 +180,8 @@ class TenancyService:
             endpoint="embeddings", model=entry.id, provider=entry.provider, prompt_tokens=prompt_tokens,
             completion_tokens=0, cost=prompt_tokens * entry.pricing.input_per_mtok / 1e6,
             currency=entry.pricing.currency, latency_ms=(time.perf_counter() - ctx.started) * 1000,
-            route="requested", objective=None, status=status, error_type=error_type))
+            route="requested", objective=None, status=status, error_type=error_type,
+            trace_id=current_trace_id()))
 
     def record_failure(self, ctx: TenantContext, model: str, error: StellwerkError, endpoint: str) -> None:
         """A request refused or failed before any model answered (no tokens, no cost)."""
@@ -187,7 +190,7 @@ class TenancyService:
             key_id=ctx.key_id, endpoint=endpoint, model=model, provider="", prompt_tokens=0,
             completion_tokens=0, cost=0.0, currency="USD",
             latency_ms=(time.perf_counter() - ctx.started) * 1000, route="", objective=None,
-            status=error.status_code, error_type=error.code or error.error_type))
+            status=error.status_code, error_type=error.code or error.error_type, trace_id=current_trace_id()))
 
     async def accounted(self, ctx: TenantContext, run: ChatRun, endpoint: str,
                         events: AsyncIterator[E]) -> AsyncIterator[E]:
@@ -217,7 +220,7 @@ class TenancyService:
             currency=run.entry.pricing.currency, latency_ms=(run.latency_s or 0.0) * 1000,
             route=run.route.reason, objective=run.route.objective,
             status=run.status if run.status is not None else 499,  # not finished: the client left
-            error_type=run.error_type)
+            error_type=run.error_type, trace_id=current_trace_id())
 
     # -- background ------------------------------------------------------------------------------
 
