@@ -13,8 +13,10 @@ from fastapi import FastAPI
 
 from cluster.telemetry import TelemetrySampler
 from router.anthropic.routes import router as anthropic_router
+from router.chat.accounted import StreamSettings
 from router.chat.routes import router as chat_router
 from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
+from router.edge import EdgeGuard, EdgeLimits
 from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
@@ -42,6 +44,8 @@ def create_app(
     routing: Callable[[TelemetrySampler, RouterMetrics], RoutingService] | None = None,
     tenancy: TenancyService | None = None,
     admin_key: str | None = None,
+    streams: StreamSettings | None = None,
+    limits: EdgeLimits | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
@@ -51,7 +55,8 @@ def create_app(
     configuration, quality table and request classifier (see `router.routing.build`).
     `tenancy` authenticates callers, applies their policies, limits and budgets, the ban list and the
     cost ledger; by default open access (no keys) with a ledger in a throwaway SQLite file. `admin_key`
-    enables the admin API.
+    enables the admin API. `streams` bounds streamed answers (per-tenant cap, deadline, write timeout);
+    `limits` bounds requests at the edge (body size, body read time), see `router.edge`.
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
@@ -88,9 +93,11 @@ def create_app(
     app.state.routing = routing_service
     app.state.tenancy = tenancy_service
     app.state.admin_key = admin_key
+    app.state.stream_settings = streams or StreamSettings()
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
+    app.add_middleware(EdgeGuard, limits=limits or EdgeLimits())
     for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
                    system_router):
         app.include_router(router)

@@ -37,6 +37,8 @@ __all__ = [
     "NotAllowed",
     "QuotaExceeded",
     "RateLimited",
+    "RequestTimeout",
+    "RequestTooLarge",
     "StellwerkError",
     "UpstreamAuthFailed",
     "UpstreamError",
@@ -88,6 +90,16 @@ class ModelNotFound(ClientError):
 class ModelUnavailable(ClientError):
     status_code = 404
     code = "model_not_available"
+
+
+class RequestTooLarge(ClientError):
+    status_code = 413
+    code = "request_too_large"
+
+
+class RequestTimeout(ClientError):
+    status_code = 408
+    code = "request_timeout"
 
 
 class ContentFiltered(ClientError):

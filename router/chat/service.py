@@ -11,11 +11,13 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from models.catalogue import ModelEntry
+from router.chat.text import clean_chunk
 from router.cost import request_cost
 from router.metrics import RouterMetrics
 from router.registry import AUTO, ModelRegistry
@@ -257,10 +259,11 @@ class ChatRun:
         text: list[str] = []
         calls = ToolCallAssembler()
         finish_reason: str | None = None
-        async for chunk in self._all_chunks():
-            text.append(chunk.text)
-            calls.add(chunk.tool_calls)
-            finish_reason = chunk.finish_reason or finish_reason
+        async with aclosing(self._all_chunks()) as chunks:
+            async for chunk in chunks:
+                text.append(chunk.text)
+                calls.add(chunk.tool_calls)
+                finish_reason = chunk.finish_reason or finish_reason
         message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
         if calls:
             message["tool_calls"] = calls.result()
@@ -277,13 +280,14 @@ class ChatRun:
             "stellwerk": self.cost_body(),
         }
 
-    async def stream_events(self) -> AsyncIterator[dict[str, Any]]:
+    async def stream_events(self) -> AsyncGenerator[dict[str, Any], None]:
         """OpenAI `chat.completion.chunk` objects; a failure mid-stream becomes one error event."""
         yield self._chunk({"role": "assistant", "content": ""}, None)
         try:
-            async for chunk in self._all_chunks():
-                if chunk.text or chunk.finish_reason or chunk.tool_calls:
-                    yield self._chunk(_delta(chunk), chunk.finish_reason)
+            async with aclosing(self._all_chunks()) as chunks:
+                async for chunk in chunks:
+                    if chunk.text or chunk.finish_reason or chunk.tool_calls:
+                        yield self._chunk(_delta(chunk), chunk.finish_reason)
         except StellwerkError as exc:
             yield error_body(exc)
             return
@@ -295,15 +299,13 @@ class ChatRun:
             yield {**self._chunk({}, None), "choices": [], "usage": self._usage_body(),
                    "stellwerk": self.cost_body()}
 
-    async def _all_chunks(self) -> AsyncIterator[ChatChunk]:
+    async def _all_chunks(self) -> AsyncGenerator[ChatChunk, None]:
         status, error = "200", None
         try:
             for chunk in self._first:
-                self._observe(chunk)
-                yield chunk
+                yield self._observe(chunk)
             async for chunk in self.chunks:
-                self._observe(chunk)
-                yield chunk
+                yield self._observe(chunk)
         except StellwerkError as exc:
             status, error = str(exc.status_code), exc.error_type
             raise
@@ -317,7 +319,9 @@ class ChatRun:
             await self._close()
             self._finish(status, error)
 
-    def _observe(self, chunk: ChatChunk) -> None:
+    def _observe(self, chunk: ChatChunk) -> ChatChunk:
+        """Note usage and the first token; return the chunk with text that can be encoded."""
+        chunk = clean_chunk(chunk)
         if chunk.usage is not None:
             self._usage = chunk.usage
         if (chunk.text or chunk.tool_calls) and not self._ttft_seen:
@@ -325,6 +329,7 @@ class ChatRun:
             self.metrics.ttft.labels(self.model_id).observe(self.clock() - self.started)
             if self.dispatch is not None:
                 self.dispatch.first_token()
+        return chunk
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
@@ -344,11 +349,24 @@ class ChatRun:
         if aclose is not None:
             await aclose()
 
+    async def aclose(self) -> None:
+        """Stop the engine and settle the run (as cancelled) unless it already ended: safe to call
+        whatever happened before, so the response can always call it last."""
+        if self.status is not None:
+            return
+        try:
+            await self._close()
+        finally:
+            self._finish("499", "cancelled")
+
     @property
     def usage(self) -> Usage | None:
         return self._usage
 
     def _finish(self, status: str, error: str | None) -> None:
+        """Settle the gauge, the dispatch and the metrics: once, whichever way the run ends first."""
+        if self.status is not None:
+            return
         if self.dispatch is not None:
             self.dispatch.close()
         self.status, self.error_type = int(status), error

@@ -37,7 +37,10 @@ from router.tenancy.directory import Directory
 from router.tenancy.limits import Admission, RateLimiter
 from serving.errors import AuthenticationFailed, NotAllowed, StellwerkError
 
-__all__ = ["Screening", "TenancyService", "TenantContext"]
+__all__ = ["UNAUTHENTICATED_TENANT", "Screening", "TenancyService", "TenantContext", "unauthenticated"]
+
+# The ledger's tenant for requests refused because they had no valid key.
+UNAUTHENTICATED_TENANT = "(unauthenticated)"
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,11 @@ class TenantContext:
     config: TenantConfig
     admission: Admission | None = None
     started: float = field(default_factory=time.perf_counter)
+
+
+def unauthenticated() -> TenantContext:
+    """The caller of a request refused for its key: recorded, never served."""
+    return TenantContext(UNAUTHENTICATED_TENANT, None, TenantConfig())
 
 
 @dataclass(frozen=True)
