@@ -68,7 +68,9 @@ def status(args: argparse.Namespace) -> int:
     import httpx
 
     try:
-        reply = httpx.get(args.url.rstrip("/") + "/status", timeout=10)
+        admin_key = os.environ.get("STELLWERK_ADMIN_KEY")  # the details need it where one is set
+        headers = {"authorization": f"Bearer {admin_key}"} if admin_key else {}
+        reply = httpx.get(args.url.rstrip("/") + "/status", timeout=10, headers=headers)
         body = reply.json()
     except httpx.HTTPError as exc:
         print(f"stellwerk: no router answers at {args.url} ({type(exc).__name__})", file=sys.stderr)

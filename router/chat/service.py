@@ -74,6 +74,7 @@ class ChatService:
         if request.model != AUTO:
             entry, _ = self._registry.chat_engine(request.model)
             self._routing.check_allowed(entry, policies)
+            check_fits(entry, request)
             return await self._open_on(entry, request, Route("requested"), run_id, started)
         decision = await self._routing.decide(request, objective, request_id=run_id, policies=policies)
         attempts = decision.order[: self._routing.max_attempts()]
@@ -128,6 +129,22 @@ class Route:
         if self.failed:
             headers["x-stellwerk-fallback-from"] = ",".join(self.failed)
         return headers
+
+
+# No tokenizer averages more characters per token than this over a whole prompt, so chars / 8 is a
+# lower bound on the prompt's tokens: a request over the context by that count cannot fit anywhere.
+_MAX_CHARS_PER_TOKEN = 8
+
+
+def check_fits(entry: ModelEntry, request: ChatCompletionRequest) -> None:
+    """400 `context_length_exceeded` for a request the named model surely cannot take, before it is
+    sent (a huge prompt is not forwarded to a provider); the engine checks the exact count."""
+    at_least = request.prompt_chars() // _MAX_CHARS_PER_TOKEN + (request.output_limit() or 0)
+    context = entry.capabilities.context_length
+    if at_least > context:
+        raise ContextLengthExceeded(
+            f"the request needs at least {at_least} tokens (prompt and max_tokens); model {entry.id!r} has a "
+            f"context of {context}", param="messages")
 
 
 def _worth_another_model(exc: StellwerkError) -> bool:

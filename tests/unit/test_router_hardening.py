@@ -302,3 +302,63 @@ async def test_unexpected_error_is_answered_and_not_raised_to_the_server() -> No
         response = await client.post(CHAT, json=ask())  # would raise here if the app re-raised
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
+
+
+# --- 3. /v1/messages: malformed blocks and unknown fields ---------------------------------------------
+
+
+def messages_body(content: Any, **fields: Any) -> dict[str, Any]:
+    return {"model": GEMMA, "max_tokens": 10, "messages": [{"role": "user", "content": content}], **fields}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("body", "words"), [
+    (messages_body([{"type": "image", "source": "http://x/y.png"}]), "source"),
+    (messages_body([{"type": "image"}]), "source"),
+    (messages_body([{"type": "tool_result", "tool_use_id": "t", "content": ["text", 1]}]), "tool_result"),
+    (messages_body("hi", service_tier="priority", top_logprobs=3), "service_tier, top_logprobs"),
+])
+async def test_messages_refuses_what_it_cannot_translate_with_400(body: dict[str, Any], words: str) -> None:
+    stack = build_stack([FakeChatEngine(GEMMA)])
+    async with asgi_client(stack.app) as client:
+        response = await client.post("/v1/messages", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "error"
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert words in response.json()["error"]["message"]
+
+
+# --- 4. /status without the admin key -----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_status_shows_details_only_with_the_admin_key(ts: TenantStack) -> None:
+    from tests.tenancy_fakes import ADMIN_KEY
+
+    async with asgi_client(ts.stack.app) as client:
+        anonymous = await client.get("/status")
+        wrong = await client.get("/status", headers={"authorization": "Bearer nope"})
+        admin = await client.get("/status", headers={"authorization": f"Bearer {ADMIN_KEY}"})
+
+    assert anonymous.status_code == 200
+    assert set(anonymous.json()) == {"status", "ready", "version"}
+    assert wrong.json() == anonymous.json()
+    assert "acme" in admin.json()["tenancy"]["tenants"]
+    assert {"status", "ready", "version", "models", "routing", "tenancy"} <= set(admin.json())
+
+
+# --- 5. the context length of a named model -----------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("model", [GEMMA, "openai/gpt-4o-mini"])
+async def test_a_prompt_that_cannot_fit_a_named_model_is_not_forwarded(model: str) -> None:
+    engine = FakeChatEngine(model)
+    stack = build_stack([engine])
+    context = stack.registry.chat_engine(model)[0].capabilities.context_length
+    body = {"model": model, "messages": [{"role": "user", "content": "word " * (2 * context)}]}
+    async with asgi_client(stack.app) as client:
+        response = await client.post(CHAT, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "context_length_exceeded"
+    assert engine.requests == []
