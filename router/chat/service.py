@@ -26,6 +26,7 @@ from router.routing.service import Dispatch, RoutingService
 from router.schemas import ChatCompletionRequest
 from serving.engine import ChatChunk, ToolCallDelta, Usage
 from serving.errors import (
+    AllCandidatesFailed,
     ContextLengthExceeded,
     EngineFailed,
     InternalError,
@@ -79,13 +80,19 @@ class ChatService:
         decision = await self._routing.decide(request, objective, request_id=run_id, policies=policies)
         attempts = decision.order[: self._routing.max_attempts()]
         failed: list[str] = []
+        failures: list[tuple[str, StellwerkError]] = []
         for i, entry in enumerate(attempts):
             route = Route(decision.reason if i == 0 else "fallback", decision.objective, tuple(failed))
             try:
                 run = await self._open_on(entry, request, route, run_id, started)
             except StellwerkError as exc:
-                if not _worth_another_model(exc) or i == len(attempts) - 1:
+                if not _worth_another_model(exc):
                     raise
+                failures.append((entry.id, exc))
+                if i == len(attempts) - 1:
+                    if len(failures) == 1:
+                        raise
+                    raise AllCandidatesFailed(failures) from exc
                 logger.warning("auto: %s failed before its first byte (%s); trying %s",
                                entry.id, exc.code or exc.error_type, attempts[i + 1].id)
                 self._metrics.fallbacks.labels(entry.id, exc.code or exc.error_type).inc()

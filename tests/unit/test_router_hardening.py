@@ -362,3 +362,47 @@ async def test_a_prompt_that_cannot_fit_a_named_model_is_not_forwarded(model: st
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "context_length_exceeded"
     assert engine.requests == []
+
+
+# --- the error tree and the aggregate fallback error ---------------------------------------------------
+
+
+def test_the_error_tree_drawn_in_the_docstring_matches_the_classes() -> None:
+    import re
+
+    from serving import errors
+
+    doc = errors.__doc__ or ""
+    parents: list[tuple[int, str]] = []
+    drawn: list[str] = []
+    for line in doc.splitlines():
+        match = re.match(r"^[\s│├└─]*([A-Z]\w+)", line)
+        if match is None or not isinstance(getattr(errors, match.group(1), None), type):
+            continue
+        name, column = match.group(1), match.start(1)
+        while parents and parents[-1][0] >= column:
+            parents.pop()
+        if parents:
+            assert getattr(errors, name).__bases__ == (getattr(errors, parents[-1][1]),), name
+        parents.append((column, name))
+        drawn.append(name)
+    classes = [n for n in errors.__all__ if isinstance(getattr(errors, n), type)]
+    assert sorted(drawn) == sorted(classes), "every error class is drawn once"
+
+
+@pytest.mark.asyncio
+async def test_when_every_fallback_candidate_fails_one_error_lists_each() -> None:
+    from serving.errors import EngineUnavailable, RateLimited, UpstreamTimeout
+
+    engines = [FakeChatEngine(GEMMA, error=UpstreamTimeout("slow one")),
+               FakeChatEngine("openai/gpt-4o-mini", error=RateLimited("limited one", retry_after_s=7)),
+               FakeChatEngine("gemini/gemini-2.5-flash", error=EngineUnavailable("down one"))]
+    stack = build_stack(engines, category="chit_chat")
+    async with asgi_client(stack.app) as client:
+        response = await client.post(CHAT, json={**ask(), "model": "auto"})
+
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert error["code"] == "all_candidates_failed"
+    for words in ("slow one", "limited one", "down one", GEMMA, "openai/gpt-4o-mini"):
+        assert words in error["message"]
