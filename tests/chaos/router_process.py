@@ -51,8 +51,9 @@ def main() -> None:
                                              "total_timeout_s": 4.0, "connect_timeout_s": 2.0})
     entry = entry.model_copy(update={"remote": remote})
     clients = ProviderClients()
-    engines: dict[str, ChatEngine] = {REMOTE: create_remote_engine(entry, clients, {"OPENAI_API_KEY": "chaos-key"}),
-               BUGGY: FakeChatEngine(BUGGY, error=KeyError("a bug in an engine"))}
+    engines: dict[str, ChatEngine] = {
+        REMOTE: create_remote_engine(entry, clients, {"OPENAI_API_KEY": "chaos-key"}),
+        BUGGY: FakeChatEngine(BUGGY, error=KeyError("a bug in an engine"))}
     availabilities = [Availability(entry if m.id == REMOTE else m, m.id in engines,
                                    None if m.id in engines else "off") for m in catalogue.models]
     registry = ModelRegistry(availabilities, engines, {})
