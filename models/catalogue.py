@@ -78,6 +78,9 @@ class EngineArgs(_Strict):
                                        description="CPU KV cache in GiB (VLLM_CPU_KVCACHE_SPACE).")
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
     tensor_parallel_size: int = Field(default=1, ge=1)
+    tool_call_parser: str | None = Field(
+        default=None, description="vLLM's tool-call parser for this model (e.g. llama3_json, hermes, "
+        "openai); set for every local model with `tools: true`, or its tool calls arrive as plain text.")
     extra: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 

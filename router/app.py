@@ -14,9 +14,11 @@ from fastapi import FastAPI
 
 from cluster.telemetry import TelemetrySampler
 from router.anthropic.routes import router as anthropic_router
+from router.chat.accounted import StreamSettings
 from router.chat.routes import router as chat_router
 from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
 from router.console.routes import router as console_router
+from router.edge import EdgeGuard, EdgeLimits
 from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
@@ -47,6 +49,8 @@ def create_app(
     tenancy: TenancyService | None = None,
     admin_key: str | None = None,
     tracing: Tracing | None = None,
+    streams: StreamSettings | None = None,
+    limits: EdgeLimits | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
@@ -57,6 +61,8 @@ def create_app(
     `tenancy` authenticates callers, applies their policies, limits and budgets, the ban list and the
     cost ledger; by default open access (no keys) with a ledger in a throwaway SQLite file. `admin_key`
     enables the admin API. `tracing` (off by default) traces every API request (see `router.tracing`).
+    `streams` bounds streamed answers (per-tenant cap, deadline, write timeout);
+    `limits` bounds requests at the edge (body size, body read time), see `router.edge`.
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
@@ -96,11 +102,13 @@ def create_app(
     app.state.routing = routing_service
     app.state.tenancy = tenancy_service
     app.state.admin_key = admin_key
+    app.state.stream_settings = streams or StreamSettings()
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
     if tracing is not None:
         app.add_middleware(TracingMiddleware, tracing=tracing)
+    app.add_middleware(EdgeGuard, limits=limits or EdgeLimits())
     for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
                    system_router, console_router):
         app.include_router(router)

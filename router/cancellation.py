@@ -27,14 +27,20 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
     try:
         done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
-        task.cancel()
+        await _stop(task)
         raise
     finally:
         watcher.cancel()
     if task in done:
         return task.result()
-    task.cancel()
+    await _stop(task)
     raise ClientDisconnected("the client closed the connection")
+
+
+async def _stop(task: asyncio.Future[T]) -> None:
+    """Cancel `task` and wait until it has unwound (its `finally` blocks settle what it held)."""
+    task.cancel()
+    await asyncio.wait({task})
 
 
 async def _wait_for_disconnect(request: Request) -> None:

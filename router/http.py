@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving.errors import InternalError, InvalidRequest, StellwerkError, error_body
+from serving.errors import InvalidRequest, StellwerkError, error_body
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -46,7 +46,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StellwerkError, _stellwerk_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # NOTE: unexpected exceptions are answered by `router.edge.EdgeGuard`, which does not re-raise them
+    # (Starlette's ServerErrorMiddleware would, and uvicorn then resets the keep-alive connection).
 
 
 async def _stellwerk_error(request: Request, exc: Exception) -> JSONResponse:
@@ -56,7 +57,25 @@ async def _stellwerk_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(validation_error(exc.errors()), anthropic=_dialect(request))
+    error = validation_error(exc.errors())
+    _record_refusal(request, error, exc.body)
+    return error_response(error, anthropic=_dialect(request))
+
+
+def _record_refusal(request: Request, error: StellwerkError, body: Any) -> None:
+    """A request refused before a route ran gets its ledger row (the caller is known by then)."""
+    from router.edge import endpoint_of
+    from router.tenancy.http import CALLER_STATE
+
+    ctx = request.scope.get("state", {}).get(CALLER_STATE)
+    if ctx is None:
+        return
+    model = body.get("model") if isinstance(body, dict) else None
+    try:
+        request.app.state.tenancy.record_failure(ctx, model if isinstance(model, str) else "", error,
+                                                 endpoint_of(request.url.path))
+    except Exception as exc:  # the ledger is closed: the refusal still goes out
+        logger.warning("ledger: refusal not recorded (%s)", type(exc).__name__)
 
 
 def validation_error(errors: Any) -> InvalidRequest:
@@ -80,9 +99,3 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     error.status_code = exc.status_code
     error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
     return error_response(error, anthropic=_dialect(request))
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(InternalError("internal error in the Stellwerk router; see its log"),
-                          anthropic=_dialect(request))

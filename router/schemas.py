@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["ChatCompletionRequest", "ChatMessage", "EmbeddingRequest", "StreamOptions"]
 
@@ -18,10 +18,54 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _check_part(part: dict[str, Any]) -> None:
+    """A content part's shape, as every adapter reads it (the kinds an engine cannot take are refused
+    by that engine, by name)."""
+    kind = part.get("type")
+    if not isinstance(kind, str):
+        raise ValueError("each content part needs a string 'type'")
+    if kind == "text" and not isinstance(part.get("text"), str):
+        raise ValueError("a text part needs a string 'text'")
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else None
+        if not isinstance(url, str):
+            raise ValueError("an image_url part needs 'image_url': {'url': '...'}")
+
+
+def _check_tool_call(call: object) -> None:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(call, dict) or not isinstance(function, dict) \
+            or not isinstance(function.get("name"), str) \
+            or not isinstance(function.get("arguments", ""), str) or not isinstance(call.get("id", ""), str):
+        raise ValueError("each tool call needs an 'id' and 'function': {'name': str, 'arguments': str}")
+
+
 class ChatMessage(_Open):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _parts(cls, value: str | list[dict[str, Any]] | None) -> str | list[dict[str, Any]] | None:
+        if isinstance(value, list):
+            for part in value:
+                _check_part(part)
+        return value
+
+    @model_validator(mode="after")
+    def _tool_fields(self) -> ChatMessage:
+        extra = self.model_extra or {}
+        calls = extra.get("tool_calls")
+        if calls is not None:
+            if not isinstance(calls, list):
+                raise ValueError("tool_calls must be a list")
+            for call in calls:
+                _check_tool_call(call)
+        if not isinstance(extra.get("tool_call_id", ""), str | None):
+            raise ValueError("tool_call_id must be a string")
+        return self
 
     def text(self) -> str:
         """The message's text content (text parts joined); non-text parts count as nothing."""
@@ -30,6 +74,17 @@ class ChatMessage(_Open):
         if isinstance(self.content, str):
             return self.content
         return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+
+def _check_tool(tool: object) -> None:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(tool, dict) or tool.get("type", "function") != "function" \
+            or not isinstance(function, dict) or not isinstance(function.get("name"), str) \
+            or not function["name"] \
+            or not isinstance(function.get("description", ""), str | None) \
+            or not isinstance(function.get("parameters", {}), dict | None):
+        raise ValueError("each tool needs {'type': 'function', 'function': "
+                         "{'name': str, 'description': str, 'parameters': object}}")
 
 
 class StreamOptions(_Open):
@@ -51,6 +106,27 @@ class ChatCompletionRequest(_Open):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     user: str | None = None
+
+    @model_validator(mode="after")
+    def _tool_shapes(self) -> ChatCompletionRequest:
+        """`tools`, `tool_choice` and `response_format` in the shapes every engine reads."""
+        extra = self.model_extra or {}
+        tools = extra.get("tools")
+        if tools is not None:
+            if not isinstance(tools, list):
+                raise ValueError("tools must be a list")
+            for tool in tools:
+                _check_tool(tool)
+        choice = extra.get("tool_choice")
+        if choice is not None and choice not in ("none", "auto", "required"):
+            function = choice.get("function") if isinstance(choice, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                raise ValueError("tool_choice must be 'none', 'auto', 'required' or "
+                                 "{'type': 'function', 'function': {'name': ...}}")
+        fmt = extra.get("response_format")
+        if fmt is not None and not (isinstance(fmt, dict) and isinstance(fmt.get("type"), str)):
+            raise ValueError("response_format must be an object with a 'type'")
+        return self
 
     @field_validator("stop")
     @classmethod

@@ -1,29 +1,103 @@
 """The one place that frames server-sent events: OpenAI streams end with `data: [DONE]`; Anthropic-style
-named-event streams end with their own `message_stop` event."""
+named-event streams end with their own `message_stop` event. `SseResponse` sends them with a deadline
+for the whole answer that also covers writing to the client, and always settles the answer's run.
+
+Encoding happens inside the error handling: an event that cannot be encoded (a bug: engine text is
+cleaned in `router.chat.text`) becomes one error event and the stream still ends properly.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from typing import Any
 
-__all__ = ["DONE", "named_sse_stream", "sse_event", "sse_stream"]
+from starlette.responses import StreamingResponse
+from starlette.types import Send
+
+from serving.errors import InternalError, error_body
+
+__all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "SseResponse",
+           "named_sse_stream", "sse_event", "sse_stream"]
+
+logger = logging.getLogger(__name__)
 
 DONE = b"data: [DONE]\n\n"
+# A streamed answer may take this long in all (engine time and writing to the client together) ...
+DEFAULT_STREAM_DEADLINE_S = 900.0
+# ... and one write may wait this long for a client that stopped reading (its socket buffer is full).
+DEFAULT_WRITE_TIMEOUT_S = 30.0
+
+_INTERNAL = InternalError("internal error in the Stellwerk router; see its log")
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
 
 
-async def sse_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def sse_stream(events: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]:
     """Frame each event, then the terminating `[DONE]` (also after an error event)."""
-    async for event in events:
-        yield sse_event(event)
+    async with aclosing(events):
+        try:
+            async for event in events:
+                yield sse_event(event)
+        except Exception:  # our bug (e.g. an event that cannot be encoded): one error event, then [DONE]
+            logger.exception("an SSE event could not be produced")
+            yield sse_event(error_body(_INTERNAL))
     yield DONE
 
 
-async def named_sse_stream(events: AsyncIterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
+async def named_sse_stream(
+        events: AsyncGenerator[tuple[str, dict[str, Any]], None]) -> AsyncGenerator[bytes, None]:
     """Frame typed events (`event: NAME` + `data: JSON`), as Anthropic streams: no `[DONE]`."""
-    async for name, payload in events:
-        yield f"event: {name}\n".encode() + sse_event(payload)
+    async with aclosing(events):
+        try:
+            async for name, payload in events:
+                yield f"event: {name}\n".encode() + sse_event(payload)
+        except Exception:
+            logger.exception("an SSE event could not be produced")
+            yield b"event: error\n" + sse_event(
+                {"type": "error", "error": {"type": "api_error", "message": _INTERNAL.message}})
+
+
+class SseResponse(StreamingResponse):
+    """A `text/event-stream` response that ends within `deadline_s` in all and gives up on a client
+    that does not take a write within `write_timeout_s`; `on_close` runs last, however it ended."""
+
+    def __init__(self, content: AsyncGenerator[bytes, None], *, headers: Mapping[str, str],
+                 on_close: Callable[[], Awaitable[None]],
+                 deadline_s: float = DEFAULT_STREAM_DEADLINE_S,
+                 write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S) -> None:
+        super().__init__(content, media_type="text/event-stream",
+                         headers={**headers, "cache-control": "no-cache"})
+        self._content = content
+        self._on_close = on_close
+        self._deadline_s = deadline_s
+        self._write_timeout_s = write_timeout_s
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                await self._send_all(send)
+        except TimeoutError:
+            # NOTE: the client may not be reading, so nothing more is written: the connection is
+            # closed (uvicorn closes it when the app returns without finishing the body).
+            logger.warning("stream ended: over its deadline of %g s or a write waited %g s",
+                           self._deadline_s, self._write_timeout_s)
+        finally:
+            # NOTE: closing the iterator here (not at garbage collection) runs the engine's and the
+            # run's `finally` now: the upstream is cancelled, gauges and the ledger row are settled.
+            try:
+                await self._content.aclose()
+            finally:
+                await self._on_close()
+
+    async def _send_all(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self._content:
+            async with asyncio.timeout(self._write_timeout_s):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

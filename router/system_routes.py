@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from cluster.telemetry import TelemetrySnapshot
 from router.registry import AUTO, ModelRegistry, RegisteredModel
 from router.tenancy.http import Caller
+from router.tenancy.service import TenancyService
 from serving.errors import StellwerkError
 
 __all__ = ["router"]
@@ -48,15 +50,30 @@ async def ready(request: Request) -> JSONResponse:
 
 @router.get("/status")
 async def status(request: Request) -> JSONResponse:
-    """Deployments, per-model health, and the latest telemetry sample: each chat engine's queue and
-    the GPUs (what `stellwerk status` prints)."""
+    """For a load balancer: `status`, `ready` and `version`. With the admin key (or on an open-access
+    router without one): also deployments, per-model health, the latest telemetry sample (each chat
+    engine's queue and the GPUs), routing and tenancy (what `stellwerk status` prints)."""
     models = await _model_health(request)
+    ready = bool(models) and all(r == "ok" for r in models.values())
+    public = {"status": "ready" if ready else "not_ready", "ready": ready, "version": request.app.version}
+    if not _may_see_details(request):
+        return JSONResponse(public)
     report = request.app.state.status_provider()
     snapshot: TelemetrySnapshot = request.app.state.telemetry.latest
-    ready = bool(models) and all(r == "ok" for r in models.values())
-    return JSONResponse({"ready": ready, "models": models, **report, **snapshot.to_json(),
+    return JSONResponse({**public, "models": models, **report, **snapshot.to_json(),
                          "routing": request.app.state.routing.status(),
                          "tenancy": request.app.state.tenancy.status()})
+
+
+def _may_see_details(request: Request) -> bool:
+    """Tenant names, file paths, the database and the ban list are for the operator: the admin key
+    shows them; a router without one shows them only when it has no keys at all (open access)."""
+    expected: str | None = request.app.state.admin_key
+    if not expected:
+        tenancy: TenancyService = request.app.state.tenancy
+        return tenancy.tenants.current.auth == "off"
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 async def _model_health(request: Request) -> dict[str, str]:

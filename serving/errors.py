@@ -3,27 +3,35 @@
     StellwerkError
     ├── ClientError                 4xx: the request is wrong; retrying it unchanged will fail again
     │   ├── InvalidRequest          400 invalid_request_error
-    │   ├── AuthenticationFailed    401 code=invalid_api_key (no key, a wrong one, or a revoked one)
     │   │   └── ContextLengthExceeded   400 code=context_length_exceeded
+    │   ├── AuthenticationFailed    401 code=invalid_api_key (no key, a wrong one, or a revoked one)
     │   ├── ModelNotFound           404 code=model_not_found
     │   ├── ModelUnavailable        404 code=model_not_available (known, but cannot serve here)
+    │   ├── RequestTooLarge         413 code=request_too_large (the body is over the router's limit)
+    │   ├── RequestTimeout          408 code=request_timeout (the body did not arrive in time)
     │   ├── ContentFiltered         400 code=content_filter (the provider refused the content)
     │   ├── NotAllowed              403 code=model_not_allowed (policy forbids this model/provider)
-    │   ├── RateLimited             429 code=rate_limited (keeps the upstream Retry-After)
-    │   └── QuotaExceeded           429 insufficient_quota (a tenant's budget is spent)
+    │   └── RateLimited             429 code=rate_limited (keeps the upstream Retry-After)
+    │       └── QuotaExceeded       429 insufficient_quota (a tenant's budget is spent)
     ├── UpstreamError               5xx: an engine or provider failed; retrying may help
     │   ├── EngineUnavailable       503 (engine down, starting, or overloaded)
     │   ├── EngineFailed            502 (engine answered with an error or garbage)
     │   │   └── UpstreamAuthFailed  502 code=upstream_auth (the provider refused our key)
-    │   └── UpstreamTimeout         504
+    │   ├── UpstreamTimeout         504
+    │   └── AllCandidatesFailed     every fallback candidate failed: each one's error, in order, and
+    │                               the last one's status
     └── InternalError               500 (a bug in Stellwerk; the body never carries a stack trace)
+
+`router.cancellation.ClientDisconnected` (499, a ClientError) is recorded, never sent: the client left.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "AllCandidatesFailed",
     "AuthenticationFailed",
     "ClientError",
     "ContentFiltered",
@@ -37,6 +45,8 @@ __all__ = [
     "NotAllowed",
     "QuotaExceeded",
     "RateLimited",
+    "RequestTimeout",
+    "RequestTooLarge",
     "StellwerkError",
     "UpstreamAuthFailed",
     "UpstreamError",
@@ -90,6 +100,16 @@ class ModelUnavailable(ClientError):
     code = "model_not_available"
 
 
+class RequestTooLarge(ClientError):
+    status_code = 413
+    code = "request_too_large"
+
+
+class RequestTimeout(ClientError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class ContentFiltered(ClientError):
     code = "content_filter"
 
@@ -137,6 +157,20 @@ class UpstreamAuthFailed(EngineFailed):
 class UpstreamTimeout(UpstreamError):
     status_code = 504
     code = "upstream_timeout"
+
+
+class AllCandidatesFailed(UpstreamError):
+    """Every model `auto` tried failed before its first byte (TensorZero's `AllModelProvidersFailed`)."""
+
+    code = "all_candidates_failed"
+
+    def __init__(self, failures: Sequence[tuple[str, StellwerkError]]) -> None:
+        super().__init__("every candidate model failed: " + "; ".join(
+            f"{model}: {e.status_code} {e.code or e.error_type}: {e.message}" for model, e in failures))
+        self.failures = tuple(failures)
+        last = failures[-1][1]  # its status and Retry-After: what trying again soonest depends on
+        self.status_code = last.status_code
+        self.retry_after_s = last.retry_after_s
 
 
 class InternalError(StellwerkError):

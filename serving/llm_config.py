@@ -35,6 +35,9 @@ def engine_kwargs(args: EngineArgs) -> dict[str, Any]:
     }
     if args.gpu_memory_utilization is not None:
         kwargs["gpu_memory_utilization"] = args.gpu_memory_utilization
+    if args.tool_call_parser is not None:  # vLLM frontend arguments: Ray Serve LLM passes them on
+        kwargs["enable_auto_tool_choice"] = True
+        kwargs["tool_call_parser"] = args.tool_call_parser
     kwargs.update(args.extra)
     return kwargs
 

@@ -3,6 +3,11 @@
 The router calls replicas through Serve's `DeploymentHandle` (one Ray RPC per chunk batch) instead of
 a second HTTP hop through Serve's proxy: on a 2-core machine every extra process on the path costs
 engine throughput. Closing the chunk iterator cancels the Serve request, which aborts it in vLLM.
+
+Only Ray's and Serve's own exceptions (a replica died, the controller is gone, back pressure) become
+`EngineUnavailable`/`EngineFailed`; the replica's chunks are read by the same OpenAI-chunk parser as the
+remote providers' (`serving.openai_chunk`), outside those handlers, so a bug in our parsing is a 500
+and never a "retry shortly" 503 that would trip the model's health breaker.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
-from serving.engine import ChatChunk, EmbeddingResult, EngineStats, Usage
+from serving.engine import ChatChunk, EmbeddingResult, EngineStats
 from serving.errors import (
     ContextLengthExceeded,
     EngineFailed,
@@ -20,6 +25,7 @@ from serving.errors import (
     InvalidRequest,
     StellwerkError,
 )
+from serving.openai_chunk import chunk_of
 
 __all__ = ["HandleProvider", "RayChatEngine", "RayEmbeddingEngine", "ReplicaCounter", "chunk_from_openai"]
 
@@ -58,18 +64,16 @@ class RayChatEngine:
         try:
             responses = handle.options(stream=True).chat_from_dict.remote(body)
         except Exception as exc:  # e.g. the handle's controller or router is gone
+            if not is_ray_error(exc):
+                raise
             raise _ray_failure(self.model_id, exc) from exc
         finished = False
         try:
-            async for batch in responses:
+            async for batch in _batches(responses, self.model_id):
                 for item in batch:
-                    for chunk in _chunks(item, self._context_length):
+                    for chunk in _chunks(item, self._context_length, self.model_id):
                         yield chunk
             finished = True
-        except StellwerkError:
-            raise
-        except Exception as exc:  # Ray surfaces replica deaths and RPC failures as many types.
-            raise _ray_failure(self.model_id, exc) from exc
         finally:
             if not finished:
                 # NOTE: the client went away or we failed mid-stream: cancel the Serve request so the
@@ -86,6 +90,8 @@ class RayChatEngine:
         try:
             raw = await handle.engine_stats.remote()
         except Exception as exc:
+            if not is_ray_error(exc):
+                raise
             raise _ray_failure(self.model_id, exc) from exc
         usage = raw.get("kv_cache_usage")
         return EngineStats(running=int(raw.get("running", raw["unfinished"])),
@@ -106,6 +112,8 @@ class RayEmbeddingEngine:
         try:
             raw = await handle.embed.remote(inputs)
         except Exception as exc:
+            if not is_ray_error(exc):
+                raise
             raise _ray_failure(self.model_id, exc) from exc
         return EmbeddingResult(vectors=raw["vectors"], prompt_tokens=int(raw["prompt_tokens"]))
 
@@ -119,36 +127,57 @@ async def _check_health(handles: HandleProvider, app: str, model_id: str) -> Non
     try:
         await handle.check_health.remote()
     except Exception as exc:
+        if not is_ray_error(exc):
+            raise
         raise _ray_failure(model_id, exc) from exc
 
 
-def _chunks(item: str | dict[str, Any], context_length: int) -> list[ChatChunk]:
+def is_ray_error(exc: BaseException) -> bool:
+    """Whether Ray or Serve raised `exc` (a failure of the cluster, not of our code): by the module of
+    its classes, so neither has to be imported here (`ray.serve` is heavy and not always loaded)."""
+    return any(cls.__module__.partition(".")[0] == "ray" for cls in type(exc).__mro__)
+
+
+async def _batches(responses: Any, model_id: str) -> AsyncIterator[Any]:
+    """The Serve stream's batches; a Ray failure while waiting for one becomes our error."""
+    while True:
+        try:
+            batch = await anext(responses)
+        except StopAsyncIteration:
+            return
+        except Exception as exc:  # Ray surfaces replica deaths and RPC failures as many types
+            if not is_ray_error(exc):
+                raise
+            raise _ray_failure(model_id, exc) from exc
+        yield batch
+
+
+def _chunks(item: str | dict[str, Any], context_length: int, model_id: str = "") -> list[ChatChunk]:
     if isinstance(item, dict):
         raise engine_error(item.get("error", item), context_length)
     if item == "[DONE]":
         return []
-    payload = json.loads(item)
-    if "error" in payload:
-        raise engine_error(payload["error"], context_length)
-    return chunk_from_openai(payload)
+    try:
+        payload = json.loads(item)
+        if not isinstance(payload, dict):
+            raise ValueError("a stream chunk is not a JSON object")
+        if "error" in payload:
+            raise engine_error(payload["error"], context_length)
+        return chunk_from_openai(payload)
+    except ValueError as exc:  # the replica sent something that is not a chunk: its fault, not ours
+        raise EngineFailed(f"model {model_id!r} sent a malformed chunk ({exc})") from None
 
 
 def chunk_from_openai(payload: Mapping[str, Any]) -> list[ChatChunk]:
-    """Typed chunks from one OpenAI `chat.completion.chunk` object."""
-    chunks = []
-    for choice in payload.get("choices") or []:
-        delta = choice.get("delta") or {}
-        chunks.append(ChatChunk(text=delta.get("content") or "", role=delta.get("role"),
-                                finish_reason=choice.get("finish_reason")))
-    usage = payload.get("usage")
-    if usage:
-        chunks.append(ChatChunk(usage=Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                                            completion_tokens=int(usage.get("completion_tokens") or 0))))
-    return chunks
+    """Typed chunks (text, tool-call pieces, finish reason, usage) from one `chat.completion.chunk`."""
+    chunk = chunk_of(payload)
+    return [] if chunk is None else [chunk]
 
 
-def engine_error(error: Mapping[str, Any], context_length: int) -> StellwerkError:
+def engine_error(error: Any, context_length: int) -> StellwerkError:
     """Map a vLLM error object ({message, type, code}) into our error tree."""
+    if not isinstance(error, Mapping):
+        error = {"message": str(error)}
     message = str(error.get("message") or "the engine reported an error")
     code = error.get("code")
     status = code if isinstance(code, int) else 500
@@ -172,7 +201,7 @@ def _is_context_error(message: str) -> bool:
     return any(marker in lowered for marker in _CONTEXT_MARKERS)
 
 
-def _ray_failure(model_id: str, exc: Exception) -> StellwerkError:
+def _ray_failure(model_id: str, exc: BaseException) -> StellwerkError:
     """A replica that raised answers 502 (retrying will not help); one that is gone or not
     reachable answers 503 (retry shortly)."""
     logger.warning("engine %s failed: %s: %s", model_id, type(exc).__name__, exc)
@@ -182,7 +211,7 @@ def _ray_failure(model_id: str, exc: Exception) -> StellwerkError:
                              "retry shortly")
 
 
-def _is_task_error(exc: Exception) -> bool:
+def _is_task_error(exc: BaseException) -> bool:
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 
     return isinstance(exc, RayTaskError) and not isinstance(exc, ActorDiedError | ActorUnavailableError)

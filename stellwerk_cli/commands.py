@@ -70,7 +70,9 @@ def status(args: argparse.Namespace) -> int:
     import httpx
 
     try:
-        reply = httpx.get(args.url.rstrip("/") + "/status", timeout=10)
+        admin_key = os.environ.get("STELLWERK_ADMIN_KEY")  # the details need it where one is set
+        headers = {"authorization": f"Bearer {admin_key}"} if admin_key else {}
+        reply = httpx.get(args.url.rstrip("/") + "/status", timeout=10, headers=headers)
         body = reply.json()
     except httpx.HTTPError as exc:
         print(f"stellwerk: no router answers at {args.url} ({type(exc).__name__})", file=sys.stderr)
@@ -145,7 +147,6 @@ def _queue_line(load: dict[str, Any]) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
     from ray import serve as ray_serve
 
     from cluster import ray_cluster
@@ -153,9 +154,11 @@ def serve(args: argparse.Namespace) -> int:
     from cluster.serve_status import ServeStatusWatcher
     from cluster.telemetry import TelemetrySampler
     from router.app import create_app
+    from router.edge import EdgeLimits
     from router.registry import ModelRegistry
     from router.routing.build import default_routing
     from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
+    from router.server import ServerLimits, run_server
     from serving.deploy import build_app, model_source, plan_apps
     from serving.remote.registry import ProviderClients
     from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
@@ -199,9 +202,10 @@ def serve(args: argparse.Namespace) -> int:
         telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
         app = create_app(registry, {**chat, **embed}, status_provider=status_report,
                          on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
-                         admin_key=os.environ.get(args.admin_key_env) or None, tracing=_tracing(args))
+                         admin_key=os.environ.get(args.admin_key_env) or None, tracing=_tracing(args),
+                         limits=EdgeLimits(max_body_bytes=int(args.max_body_mb * 1024 * 1024)))
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        run_server(app, args.host, args.port, ServerLimits(max_connections=args.max_connections))
     finally:
         logger.info("stopping: removing deployments and Ray")
         watcher.stop()

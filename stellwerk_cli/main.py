@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "Ctrl-C or SIGTERM stops everything.")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument("--max-body-mb", type=float, default=16.0,
+                       help="largest request body in MiB; larger ones get 413 (default 16)")
+    serve.add_argument("--max-connections", type=int, default=2048,
+                       help="open connections and running requests together; over it 503 (default 2048)")
     serve.add_argument("--ray-address", default=None,
                        help="join an existing Ray cluster (e.g. 'auto' or 'ray://head:10001') instead "
                             "of starting one on this machine")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from router.anthropic.schemas import MessagesRequest
 from router.anthropic.stream import message_id, to_anthropic_events, to_anthropic_message
 from router.anthropic.translate import to_openai_request
-from router.chat.accounted import open_accounted
+from router.chat.accounted import open_accounted, open_streamed, streamed_response
 from router.chat.routes import cost_headers
 from router.http import validation_error
 from router.schemas import ChatCompletionRequest
@@ -30,12 +30,12 @@ async def create_message(body: MessagesRequest, request: Request, ctx: Caller) -
         chat_request = ChatCompletionRequest.model_validate(openai_body)
     except ValueError as exc:  # pydantic.ValidationError: the translated request is invalid
         raise validation_error(getattr(exc, "errors", list)()) from None
-    opened = await open_accounted(request, ctx, chat_request, _ENDPOINT)
     msg_id = message_id()
     if body.stream:
+        opened = await open_streamed(request, ctx, chat_request, _ENDPOINT)
         events = to_anthropic_events(opened.run.stream_events(), opened.run.model_id, msg_id)
-        return StreamingResponse(named_sse_stream(opened.stream(events)), media_type="text/event-stream",
-                                 headers={**opened.headers, "cache-control": "no-cache"})
+        return streamed_response(request, opened, named_sse_stream(opened.stream(events)), opened.headers)
+    opened = await open_accounted(request, ctx, chat_request, _ENDPOINT)
     completion = await opened.complete()
     message = {**to_anthropic_message(completion, msg_id), "stellwerk": completion["stellwerk"]}
     return JSONResponse(message, headers={**opened.headers, **cost_headers(opened.run)})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from router.anthropic.translate import STOP_REASONS
@@ -75,27 +76,29 @@ class _Blocks:
         return [("content_block_stop", {"type": "content_block_stop", "index": self.index})]
 
 
-async def to_anthropic_events(openai_events: AsyncIterator[dict[str, Any]], model: str,
-                              msg_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+async def to_anthropic_events(openai_events: AsyncGenerator[dict[str, Any], None], model: str,
+                              msg_id: str) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
     """Anthropic's typed stream events from OpenAI `chat.completion.chunk` objects."""
     yield "message_start", {"type": "message_start", "message": {
         "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}}
     blocks = _Blocks()
     stop_reason, usage = "end_turn", dict[str, Any]()
-    async for event in openai_events:
-        if "error" in event:
-            for item in blocks.close():
-                yield item
-            err = event["error"]
-            yield "error", {"type": "error", "error": {"type": "api_error", "message": err.get("message")}}
-            return
-        for choice in event.get("choices") or []:
-            for item in _delta_events(choice.get("delta") or {}, blocks):
-                yield item
-            if choice.get("finish_reason"):
-                stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
-        usage = event.get("usage") or usage
+    async with aclosing(openai_events):
+        async for event in openai_events:
+            if "error" in event:
+                for item in blocks.close():
+                    yield item
+                err = event["error"]
+                yield "error", {"type": "error",
+                                "error": {"type": "api_error", "message": err.get("message")}}
+                return
+            for choice in event.get("choices") or []:
+                for item in _delta_events(choice.get("delta") or {}, blocks):
+                    yield item
+                if choice.get("finish_reason"):
+                    stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+            usage = event.get("usage") or usage
     for item in blocks.close():
         yield item
     yield "message_delta", {"type": "message_delta",

@@ -15,8 +15,13 @@ STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_
                 "content_filter": "refusal"}
 
 
+# Messages fields handled outside this translation (the `thinking` feature has its own module).
+_HANDLED_ELSEWHERE = frozenset({"thinking"})
+
+
 def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
-    """The OpenAI Chat Completions body that asks the same thing."""
+    """The OpenAI Chat Completions body that asks the same thing; 400 for a field it cannot honour."""
+    _refuse_unknown(req)
     messages: list[dict[str, Any]] = []
     if req.system:
         messages.append({"role": "system", "content": _system_text(req.system)})
@@ -34,6 +39,14 @@ def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice.type, req.tool_choice.name)
     return body
+
+
+def _refuse_unknown(req: MessagesRequest) -> None:
+    """A parameter we would silently drop changes the answer: refuse it, naming it."""
+    unknown = sorted(set(req.model_extra or {}) - _HANDLED_ELSEWHERE)
+    if unknown:
+        raise InvalidRequest(f"{', '.join(unknown)}: not supported by this router's Messages API",
+                             param=unknown[0])
 
 
 def _system_text(system: str | list[dict[str, Any]]) -> str:
@@ -86,7 +99,7 @@ def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "text":
             parts.append({"type": "text", "text": str(block.get("text", ""))})
         elif kind == "image":
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source", {}))}})
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source"))}})
         else:
             raise InvalidRequest(f"content block type {kind!r} is not supported", param="messages")
     if parts:
@@ -96,11 +109,16 @@ def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _result_text(content: Any) -> str:
     if isinstance(content, list):
+        if not all(isinstance(b, dict) for b in content):
+            raise InvalidRequest("tool_result content must be a string or a list of content blocks (objects)",
+                                 param="messages")
         return "".join(str(b.get("text", "")) for b in content if b.get("type") == "text")
     return "" if content is None else str(content)
 
 
-def _image_url(source: dict[str, Any]) -> str:
+def _image_url(source: Any) -> str:
+    if not isinstance(source, dict):
+        raise InvalidRequest("an image block needs a 'source' object (base64 or url)", param="messages")
     if source.get("type") == "base64":
         return f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
     if source.get("type") == "url":

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
-from router.chat.accounted import open_accounted
+from router.chat.accounted import open_accounted, open_streamed, streamed_response
 from router.chat.service import ChatRun
 from router.schemas import ChatCompletionRequest
 from router.sse import sse_stream
@@ -19,11 +19,11 @@ _ENDPOINT = "chat"
 
 @router.post("/v1/chat/completions", response_model=None)
 async def create_chat_completion(body: ChatCompletionRequest, request: Request, ctx: Caller) -> Response:
-    opened = await open_accounted(request, ctx, body, _ENDPOINT)
     if body.stream:
-        return StreamingResponse(sse_stream(opened.stream(opened.run.stream_events())),
-                                 media_type="text/event-stream",
-                                 headers={**opened.headers, "cache-control": "no-cache"})
+        opened = await open_streamed(request, ctx, body, _ENDPOINT)
+        return streamed_response(request, opened, sse_stream(opened.stream(opened.run.stream_events())),
+                                 opened.headers)
+    opened = await open_accounted(request, ctx, body, _ENDPOINT)
     answer = await opened.complete()
     return JSONResponse(answer, headers={**opened.headers, **cost_headers(opened.run)})
 

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from models.catalogue import ModelEntry
+from router.chat.text import clean_chunk
 from router.cost import request_cost
 from router.metrics import RouterMetrics
 from router.registry import AUTO, ModelRegistry
@@ -29,6 +31,7 @@ from router.schemas import ChatCompletionRequest
 from router.tracing import end_engine_span, start_engine_span
 from serving.engine import ChatChunk, ToolCallDelta, Usage
 from serving.errors import (
+    AllCandidatesFailed,
     ContextLengthExceeded,
     EngineFailed,
     InternalError,
@@ -77,17 +80,24 @@ class ChatService:
         if request.model != AUTO:
             entry, _ = self._registry.chat_engine(request.model)
             self._routing.check_allowed(entry, policies)
+            check_fits(entry, request)
             return await self._open_on(entry, request, Route("requested"), run_id, started, 0)
         decision = await self._routing.decide(request, request_id=run_id, policies=policies, hints=hints)
         attempts = decision.order[: self._routing.max_attempts()]
         failed: list[str] = []
+        failures: list[tuple[str, StellwerkError]] = []
         for i, entry in enumerate(attempts):
             route = Route(decision.reason if i == 0 else "fallback", decision.objective, tuple(failed))
             try:
                 run = await self._open_on(entry, request, route, run_id, started, i)
             except StellwerkError as exc:
-                if not _worth_another_model(exc) or i == len(attempts) - 1:
+                if not _worth_another_model(exc):
                     raise
+                failures.append((entry.id, exc))
+                if i == len(attempts) - 1:
+                    if len(failures) == 1:
+                        raise
+                    raise AllCandidatesFailed(failures) from exc
                 logger.warning("auto: %s failed before its first byte (%s); trying %s",
                                entry.id, exc.code or exc.error_type, attempts[i + 1].id)
                 self._metrics.fallbacks.labels(entry.id, exc.code or exc.error_type).inc()
@@ -133,6 +143,22 @@ class Route:
         if self.failed:
             headers["x-stellwerk-fallback-from"] = ",".join(self.failed)
         return headers
+
+
+# No tokenizer averages more characters per token than this over a whole prompt, so chars / 8 is a
+# lower bound on the prompt's tokens: a request over the context by that count cannot fit anywhere.
+_MAX_CHARS_PER_TOKEN = 8
+
+
+def check_fits(entry: ModelEntry, request: ChatCompletionRequest) -> None:
+    """400 `context_length_exceeded` for a request the named model surely cannot take, before it is
+    sent (a huge prompt is not forwarded to a provider); the engine checks the exact count."""
+    at_least = request.prompt_chars() // _MAX_CHARS_PER_TOKEN + (request.output_limit() or 0)
+    context = entry.capabilities.context_length
+    if at_least > context:
+        raise ContextLengthExceeded(
+            f"the request needs at least {at_least} tokens (prompt and max_tokens); model {entry.id!r} has a "
+            f"context of {context}", param="messages")
 
 
 def _worth_another_model(exc: StellwerkError) -> bool:
@@ -266,10 +292,11 @@ class ChatRun:
         text: list[str] = []
         calls = ToolCallAssembler()
         finish_reason: str | None = None
-        async for chunk in self._all_chunks():
-            text.append(chunk.text)
-            calls.add(chunk.tool_calls)
-            finish_reason = chunk.finish_reason or finish_reason
+        async with aclosing(self._all_chunks()) as chunks:
+            async for chunk in chunks:
+                text.append(chunk.text)
+                calls.add(chunk.tool_calls)
+                finish_reason = chunk.finish_reason or finish_reason
         message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
         if calls:
             message["tool_calls"] = calls.result()
@@ -286,13 +313,14 @@ class ChatRun:
             "stellwerk": self.cost_body(),
         }
 
-    async def stream_events(self) -> AsyncIterator[dict[str, Any]]:
+    async def stream_events(self) -> AsyncGenerator[dict[str, Any], None]:
         """OpenAI `chat.completion.chunk` objects; a failure mid-stream becomes one error event."""
         yield self._chunk({"role": "assistant", "content": ""}, None)
         try:
-            async for chunk in self._all_chunks():
-                if chunk.text or chunk.finish_reason or chunk.tool_calls:
-                    yield self._chunk(_delta(chunk), chunk.finish_reason)
+            async with aclosing(self._all_chunks()) as chunks:
+                async for chunk in chunks:
+                    if chunk.text or chunk.finish_reason or chunk.tool_calls:
+                        yield self._chunk(_delta(chunk), chunk.finish_reason)
         except StellwerkError as exc:
             yield error_body(exc)
             return
@@ -304,15 +332,13 @@ class ChatRun:
             yield {**self._chunk({}, None), "choices": [], "usage": self._usage_body(),
                    "stellwerk": self.cost_body()}
 
-    async def _all_chunks(self) -> AsyncIterator[ChatChunk]:
+    async def _all_chunks(self) -> AsyncGenerator[ChatChunk, None]:
         status, error = "200", None
         try:
             for chunk in self._first:
-                self._observe(chunk)
-                yield chunk
+                yield self._observe(chunk)
             async for chunk in self.chunks:
-                self._observe(chunk)
-                yield chunk
+                yield self._observe(chunk)
         except StellwerkError as exc:
             status, error = str(exc.status_code), exc.error_type
             raise
@@ -326,7 +352,9 @@ class ChatRun:
             await self._close()
             self._finish(status, error)
 
-    def _observe(self, chunk: ChatChunk) -> None:
+    def _observe(self, chunk: ChatChunk) -> ChatChunk:
+        """Note usage and the first token; return the chunk with text that can be encoded."""
+        chunk = clean_chunk(chunk)
         if chunk.usage is not None:
             self._usage = chunk.usage
         if chunk.finish_reason:
@@ -336,6 +364,7 @@ class ChatRun:
             self.metrics.ttft.labels(self.model_id).observe(self.clock() - self.started)
             if self.dispatch is not None:
                 self.dispatch.first_token()
+        return chunk
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
@@ -355,11 +384,24 @@ class ChatRun:
         if aclose is not None:
             await aclose()
 
+    async def aclose(self) -> None:
+        """Stop the engine and settle the run (as cancelled) unless it already ended: safe to call
+        whatever happened before, so the response can always call it last."""
+        if self.status is not None:
+            return
+        try:
+            await self._close()
+        finally:
+            self._finish("499", "cancelled")
+
     @property
     def usage(self) -> Usage | None:
         return self._usage
 
     def _finish(self, status: str, error: str | None) -> None:
+        """Settle the gauge, the dispatch and the metrics: once, whichever way the run ends first."""
+        if self.status is not None:
+            return
         if self.dispatch is not None:
             self.dispatch.close()
         self.status, self.error_type = int(status), error

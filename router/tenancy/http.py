@@ -16,12 +16,17 @@ from router.tracing import set_request_attributes, span
 
 __all__ = ["Caller", "ChatGate", "caller", "gate_chat", "routing_hints"]
 
+CALLER_STATE = "stellwerk_caller"  # the request-scope key router.edge stores the caller under
+
 # Output tokens counted against a tokens-per-minute limit when a request sets no max_tokens.
 _ASSUMED_OUTPUT_TOKENS = 256
 
 
 async def caller(request: Request) -> TenantContext:
     """FastAPI dependency: the request's tenant (401 without a valid key where keys are required)."""
+    ctx = request.scope.get("state", {}).get(CALLER_STATE)  # authenticated by router.edge already
+    if isinstance(ctx, TenantContext):
+        return ctx
     tenancy: TenancyService = request.app.state.tenancy
     with span("stellwerk.authenticate") as current:
         ctx = tenancy.authenticate(request.headers)

@@ -38,7 +38,10 @@ from router.tenancy.limits import Admission, RateLimiter
 from router.tracing import current_trace_id, span
 from serving.errors import AuthenticationFailed, NotAllowed, StellwerkError
 
-__all__ = ["Screening", "TenancyService", "TenantContext"]
+__all__ = ["UNAUTHENTICATED_TENANT", "Screening", "TenancyService", "TenantContext", "unauthenticated"]
+
+# The ledger's tenant for requests refused because they had no valid key.
+UNAUTHENTICATED_TENANT = "(unauthenticated)"
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,11 @@ class TenantContext:
     config: TenantConfig
     admission: Admission | None = None
     started: float = field(default_factory=time.perf_counter)
+
+
+def unauthenticated() -> TenantContext:
+    """The caller of a request refused for its key: recorded, never served."""
+    return TenantContext(UNAUTHENTICATED_TENANT, None, TenantConfig())
 
 
 @dataclass(frozen=True)

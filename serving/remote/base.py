@@ -107,11 +107,9 @@ class RemoteChatEngine(ABC):
         return self.endpoint.base_url.rstrip("/") + path
 
     async def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
-        try:
-            http_request = self.build_request(request, self._key)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed message shape
-            raise InvalidRequest(f"{self._who()}: the request cannot be translated "
-                                 f"({type(exc).__name__}: {exc})", param="messages") from None
+        # NOTE: no catch-all here: an adapter raises `InvalidRequest` for what the client got wrong; any
+        # other exception is a bug in our translation and must surface as a 500, not blame the client.
+        http_request = self.build_request(request, self._key)
         http_request.extensions["timeout"] = self._timeouts.httpx().as_dict()
         # NOTE: read by serving.remote.sse.iter_sse on every line, keep-alives included, so a stream
         # that only pings still ends at the total timeout.

@@ -29,8 +29,9 @@ from typing import Any, ClassVar
 import httpx
 
 from models.catalogue import Capabilities, ModelEntry
-from serving.engine import ChatChunk, ToolCallDelta, Usage
+from serving.engine import ChatChunk
 from serving.errors import EngineFailed, InvalidRequest, StellwerkError
+from serving.openai_chunk import chunk_of
 from serving.remote.base import DEFAULT_TIMEOUTS, ProviderError, RemoteChatEngine, Timeouts
 from serving.remote.sse import iter_sse
 
@@ -51,13 +52,6 @@ _OPENAI_PARAMS = frozenset({
 })
 _OURS = frozenset({"stream", "stream_options"})
 
-# OpenAI's finish reasons, plus the words some compatible servers use for the same thing.
-_FINISH = {
-    "stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
-    "function_call": "tool_calls", "eos_token": "stop", "eos": "stop", "stop_sequence": "stop",
-    "end_turn": "stop", "max_tokens": "length", "model_length": "length", "tool_use": "tool_calls",
-}
-_FAILED_FINISH = frozenset({"error", "abort"})
 
 # How OpenAI and Azure word a content refusal. Not the base's bare "safety": OpenAI's parameter
 # `safety_identifier` appears in ordinary 400 messages about that parameter.
@@ -145,7 +139,7 @@ class OpenAIChatEngine(RemoteChatEngine):
                 raise ValueError("a stream chunk is not a JSON object")
             if data.get("error"):
                 raise self._stream_error(data["error"])
-            chunk = _chunk_of(data)
+            chunk = chunk_of(data)
             if chunk is None:
                 continue
             if chunk.finish_reason is not None:
@@ -220,63 +214,6 @@ def _prefer_max_completion_tokens(fields: dict[str, Any]) -> None:
 
 
 # --- reply ----------------------------------------------------------------------------------------
-
-
-def _chunk_of(data: Mapping[str, Any]) -> ChatChunk | None:
-    """Our chunk for one `chat.completion.chunk` (None when it carries nothing we keep)."""
-    usage = _usage(data.get("usage"))
-    choices = data.get("choices") or []
-    if not isinstance(choices, list):
-        raise ValueError("'choices' is not a list")
-    choice = next((c for c in map(_object, choices) if c.get("index", 0) == 0), None)
-    if choice is None:  # the usage chunk, or Azure's prompt_filter_results chunk
-        return ChatChunk(usage=usage) if usage else None
-    delta = _object(choice.get("delta") or {})
-    # A structured-output refusal is the model's answer, so it reaches the client as text.
-    text = (_optional_str(delta.get("content")) or "") + (_optional_str(delta.get("refusal")) or "")
-    calls = tuple(_tool_call_delta(_object(raw), i) for i, raw in enumerate(delta.get("tool_calls") or []))
-    return ChatChunk(text=text, tool_calls=calls, usage=usage,
-                     finish_reason=_finish_reason(choice.get("finish_reason")))
-
-
-def _tool_call_delta(raw: Mapping[str, Any], position: int) -> ToolCallDelta:
-    function = _object(raw.get("function") or {})
-    return ToolCallDelta(
-        index=int(raw.get("index", position)),
-        id=_optional_str(raw.get("id")) or None,
-        name=_optional_str(function.get("name")) or None,
-        arguments=_optional_str(function.get("arguments")) or "",
-    )
-
-
-def _finish_reason(raw: object) -> str | None:
-    if raw is None:
-        return None
-    reason = str(raw)
-    if reason in _FAILED_FINISH:
-        raise EngineFailed(f"the upstream server ended the answer with finish_reason {reason!r}")
-    if reason not in _FINISH:
-        logger.debug("unknown finish_reason %r read as 'stop'", reason)
-    return _FINISH.get(reason, "stop")
-
-
-def _usage(raw: object) -> Usage | None:
-    if not isinstance(raw, Mapping):
-        return None
-    return Usage(prompt_tokens=int(raw["prompt_tokens"]),
-                 completion_tokens=int(raw.get("completion_tokens") or 0))
-
-
-def _object(value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _optional_str(value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"expected a string, got {type(value).__name__}")
-    return value
 
 
 # --- errors ---------------------------------------------------------------------------------------

@@ -7,8 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from ray.exceptions import RaySystemError
 
-from serving.engine import ChatChunk, ChatEngine, EmbeddingEngine, EmbeddingResult, EngineStats, Usage
+from serving.engine import (
+    ChatChunk,
+    ChatEngine,
+    EmbeddingEngine,
+    EmbeddingResult,
+    EngineStats,
+    ToolCallDelta,
+    Usage,
+)
 from serving.errors import (
     ContextLengthExceeded,
     EngineFailed,
@@ -16,6 +25,12 @@ from serving.errors import (
     InvalidRequest,
 )
 from serving.ray_engine import RayChatEngine, RayEmbeddingEngine, chunk_from_openai, engine_error
+
+
+def ray_failure(message: str) -> BaseException:
+    """An exception as Ray raises them for a cluster failure (a dead replica, a lost controller)."""
+    return RaySystemError(message)  # type: ignore[no-untyped-call]
+
 
 MODEL = "gemma-3-270m"
 APP = "llm-gemma-3-270m"
@@ -143,6 +158,19 @@ def test_chunk_from_openai_reads_usage_from_a_chunk_without_choices() -> None:
     payload = json.loads(chunk_json(usage={"prompt_tokens": 7, "completion_tokens": 2}))
 
     assert chunk_from_openai(payload) == [ChatChunk(usage=Usage(prompt_tokens=7, completion_tokens=2))]
+
+
+def test_chunk_from_openai_reads_tool_call_pieces() -> None:
+    payload = {"choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
+        {"index": 0, "id": "call_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": ""}}]}}]}
+    more = {"choices": [{"index": 0, "finish_reason": "tool_calls", "delta": {"tool_calls": [
+        {"index": 0, "function": {"arguments": '{"city": "Bern"}'}}]}}]}
+
+    assert chunk_from_openai(payload) == [
+        ChatChunk(tool_calls=(ToolCallDelta(0, id="call_1", name="get_weather"),))]
+    assert chunk_from_openai(more) == [
+        ChatChunk(finish_reason="tool_calls", tool_calls=(ToolCallDelta(0, arguments='{"city": "Bern"}'),))]
 
 
 def test_chunk_from_openai_tolerates_nulls() -> None:
@@ -282,21 +310,21 @@ async def test_an_error_before_the_first_chunk_raises_before_anything_is_yielded
 
 @pytest.mark.asyncio
 async def test_an_exception_while_streaming_becomes_engine_unavailable() -> None:
-    stream = FakeResponseGenerator([[chunk_json("Hi")]], fail_with=RuntimeError("actor 3f2a died: secret"))
+    stream = FakeResponseGenerator([[chunk_json("Hi")]], fail_with=ray_failure("actor 3f2a died: secret"))
     engine, _ = chat_engine(FakeHandle(stream))
 
     with pytest.raises(EngineUnavailable) as caught:
         await collect(engine)
 
     assert MODEL in caught.value.message
-    assert "RuntimeError" in caught.value.message
+    assert "RaySystemError" in caught.value.message
     assert "secret" not in caught.value.message
     assert stream.cancelled == 1
 
 
 @pytest.mark.asyncio
 async def test_an_exception_from_the_handle_call_becomes_engine_unavailable() -> None:
-    engine, _ = chat_engine(FakeHandle(remote_error=RuntimeError("controller is gone")))
+    engine, _ = chat_engine(FakeHandle(remote_error=ray_failure("controller is gone")))
 
     with pytest.raises(EngineUnavailable, match=MODEL):
         await collect(engine)
@@ -340,7 +368,7 @@ async def test_stats_without_scheduler_stats_count_every_unfinished_request_as_r
 
 @pytest.mark.asyncio
 async def test_failing_health_check_and_stats_are_engine_unavailable() -> None:
-    failure = RuntimeError("replica unreachable")
+    failure = ray_failure("replica unreachable")
     engine, _ = chat_engine(FakeHandle(health=failure, stats=failure))
 
     with pytest.raises(EngineUnavailable, match=MODEL):
@@ -363,10 +391,72 @@ async def test_embedding_engine_returns_vectors_and_tokens() -> None:
 
 @pytest.mark.asyncio
 async def test_embedding_engine_failures_are_engine_unavailable() -> None:
-    handle = FakeHandle(embed=RuntimeError("boom"), health=RuntimeError("boom"))
+    handle = FakeHandle(embed=ray_failure("boom"), health=ray_failure("boom"))
     engine = RayEmbeddingEngine("all-minilm-l6-v2", "llm-all-minilm-l6-v2", Handles(handle))
 
     with pytest.raises(EngineUnavailable, match="all-minilm-l6-v2"):
         await engine.embed(["hi"])
     with pytest.raises(EngineUnavailable, match="all-minilm-l6-v2"):
         await engine.check_health()
+
+
+# --- our own bugs are not the cluster's failures --------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_bug_while_streaming_is_not_turned_into_engine_unavailable() -> None:
+    stream = FakeResponseGenerator([[chunk_json("Hi")]], fail_with=TypeError("our bug"))
+    engine, _ = chat_engine(FakeHandle(stream))
+
+    with pytest.raises(TypeError, match="our bug"):
+        await collect(engine)
+    assert stream.cancelled == 1
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_chunk_from_the_replica_is_engine_failed_not_unavailable() -> None:
+    stream = FakeResponseGenerator([[chunk_json("Hi"), "{not json", "[DONE]"]])
+    engine, _ = chat_engine(FakeHandle(stream))
+
+    with pytest.raises(EngineFailed, match="malformed") as caught:
+        await collect(engine)
+    assert not isinstance(caught.value, EngineUnavailable)
+
+
+@pytest.mark.asyncio
+async def test_a_bug_in_health_or_stats_calls_is_not_turned_into_engine_unavailable() -> None:
+    engine, _ = chat_engine(FakeHandle(health=KeyError("ours"), stats=AttributeError("ours")))
+
+    with pytest.raises(KeyError):
+        await engine.check_health()
+    with pytest.raises(AttributeError):
+        await engine.stats()
+
+
+@pytest.mark.asyncio
+async def test_tool_calls_from_a_local_model_reach_the_client_chunks() -> None:
+    call = json.dumps({"choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
+        {"index": 0, "id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}]})
+    stream = FakeResponseGenerator([[chunk_json("", role="assistant"), call,
+                                     chunk_json(finish="tool_calls")]])
+    engine, _ = chat_engine(FakeHandle(stream))
+
+    chunks = await collect(engine)
+
+    assert [c.tool_calls for c in chunks if c.tool_calls] == [(ToolCallDelta(0, id="call_9", name="f",
+                                                                             arguments="{}"),)]
+    assert chunks[-1].finish_reason == "tool_calls"
+
+
+def test_every_local_model_with_tools_configures_vllms_tool_call_parser() -> None:
+    from models.catalogue import load_catalogue
+    from serving.llm_config import engine_kwargs
+
+    local_tools = [m for m in load_catalogue().models
+                   if m.kind == "local" and m.capabilities.tools and m.engine is not None]
+    assert local_tools
+    for entry in local_tools:
+        assert entry.engine is not None
+        kwargs = engine_kwargs(entry.engine)
+        assert kwargs["enable_auto_tool_choice"] is True, entry.id
+        assert kwargs["tool_call_parser"], entry.id

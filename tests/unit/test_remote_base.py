@@ -61,12 +61,22 @@ async def _drain(engine: object) -> None:
         pass
 
 
-async def test_an_untranslatable_message_is_400_not_500() -> None:
+async def test_an_untranslatable_message_is_refused_at_the_edge_and_a_bug_is_not_blamed_on_the_client(
+) -> None:
+    from tests.fakes import asgi_client, build_stack
+
+    async with asgi_client(build_stack().app) as client:
+        response = await client.post("/v1/chat/completions", json={
+            "model": "gemini/gemini-2.5-flash",
+            "messages": [{"role": "user", "content": [{"type": "text"}, {"type": "image_url"}]}]})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages.0.content"
+
     entry = load_catalogue().get("gemini/gemini-2.5-flash")
     assert entry is not None
     async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(500))) as client:
         engine = adapter_class("gemini")(entry, "key", client)
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(KeyError):  # an adapter's own failure is a 500, not the client's 400
             async for _ in engine.chat({"model": "m", "messages": [
                     {"role": "user", "content": [{"type": "text"}, {"type": "image_url"}]}]}):
                 pass

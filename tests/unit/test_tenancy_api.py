@@ -327,7 +327,7 @@ async def test_the_tenants_file_reloads_without_a_restart(tmp_path: Path) -> Non
         after = await client.post(CHAT, json=ask(), headers=bearer(secret))
         ts.tenants_file.write_text("tenants:\n  t:\n    policy: {leave_premise: false}\n")
         assert not ts.tenancy.tenants.check()
-        status = (await client.get("/status")).json()["tenancy"]
+        status = (await client.get("/status", headers=ADMIN)).json()["tenancy"]
         kept = await client.post(CHAT, json=ask(), headers=bearer(secret))
 
     assert before.headers["x-stellwerk-model"] == MINI
