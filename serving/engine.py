@@ -25,8 +25,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Usage:
+    """Token counts as OpenAI reports them: `prompt_tokens` includes the cached and cache-written
+    tokens, `completion_tokens` includes the reasoning (thinking) tokens, which every provider bills
+    as output."""
+
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to the cache (Anthropic bills them apart)
+    reasoning_tokens: int = 0  # completion tokens spent thinking
 
     @property
     def total_tokens(self) -> int:
@@ -42,6 +49,9 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    # An opaque token the provider wants back with this call on the next turn (Gemini 3's
+    # `thoughtSignature`); clients carry it as the call's `extra_content.google.thought_signature`.
+    signature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class ChatChunk:
     finish_reason: str | None = None
     usage: Usage | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    reasoning: str = ""  # thinking text, where the provider returns it (not part of the answer)
 
 
 @dataclass(frozen=True)
