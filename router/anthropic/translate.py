@@ -70,8 +70,11 @@ def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 def _tool_use(block: dict[str, Any]) -> dict[str, Any]:
     if not block.get("id") or not block.get("name"):
         raise InvalidRequest("a tool_use block needs an id and a name", param="messages")
-    return {"id": block["id"], "type": "function",
-            "function": {"name": block["name"], "arguments": json.dumps(block.get("input", {}))}}
+    call: dict[str, Any] = {"id": block["id"], "type": "function",
+                            "function": {"name": block["name"], "arguments": json.dumps(block.get("input", {}))}}
+    if block.get("extra_content"):  # a provider signature (Gemini 3), sent back with the call
+        call["extra_content"] = block["extra_content"]
+    return call
 
 
 def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -133,6 +133,19 @@ def _worth_another_model(exc: StellwerkError) -> bool:
     return isinstance(exc, UpstreamError | RateLimited | ContextLengthExceeded | ModelUnavailable)
 
 
+def usage_details(u: Usage) -> dict[str, Any]:
+    """OpenAI's `prompt_tokens_details` / `completion_tokens_details`, where there is something to say."""
+    details: dict[str, Any] = {}
+    if u.cached_tokens or u.cache_write_tokens:
+        prompt = {"cached_tokens": u.cached_tokens}
+        if u.cache_write_tokens:
+            prompt["cache_write_tokens"] = u.cache_write_tokens
+        details["prompt_tokens_details"] = prompt
+    if u.reasoning_tokens:
+        details["completion_tokens_details"] = {"reasoning_tokens": u.reasoning_tokens}
+    return details
+
+
 def _delta(chunk: ChatChunk) -> dict[str, Any]:
     """The OpenAI `delta` of one chunk: content and/or tool-call pieces."""
     delta: dict[str, Any] = {}
@@ -150,7 +163,15 @@ def _tool_call_delta(d: ToolCallDelta) -> dict[str, Any]:
         piece["type"] = "function"
     if d.name is not None:
         piece["function"]["name"] = d.name
+    if d.signature is not None:
+        piece["extra_content"] = signature_extra(d.signature)
     return piece
+
+
+def signature_extra(signature: str) -> dict[str, Any]:
+    """Where a tool call carries its provider signature for the client to send back (Gemini 3's
+    thought signature; the same place Google's OpenAI-compatible endpoint uses)."""
+    return {"google": {"thought_signature": signature}}
 
 
 class ToolCallAssembler:
@@ -170,6 +191,8 @@ class ToolCallAssembler:
                 call["id"] = d.id
             if d.name is not None:
                 call["function"]["name"] = d.name
+            if d.signature is not None:
+                call["extra_content"] = signature_extra(d.signature)
             call["function"]["arguments"] += d.arguments
 
     def result(self) -> list[dict[str, Any]]:
@@ -332,12 +355,14 @@ class ChatRun:
                 "choices": [{"index": 0, "delta": delta, "logprobs": None,
                              "finish_reason": finish_reason}]}
 
-    def _usage_body(self) -> dict[str, int] | None:
+    def _usage_body(self) -> dict[str, Any] | None:
         u = self._usage
         if u is None:
             return None
-        return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                "total_tokens": u.total_tokens}
+        body: dict[str, Any] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                                "total_tokens": u.total_tokens}
+        body.update(usage_details(u))
+        return body
 
     async def _close(self) -> None:
         aclose = getattr(self.chunks, "aclose", None)

@@ -72,6 +72,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX ledger_day ON ledger (day)",
         "CREATE INDEX ledger_request ON ledger (request_id)",
     )),
+    # NOTE: version 3 is the observe branch's "ledger trace id"; versions may arrive out of order.
+    Migration(4, "ledger cached and reasoning tokens", (
+        "ALTER TABLE ledger ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE ledger ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0",
+    )),
 )
 
 

@@ -343,6 +343,7 @@ class _Stream:
     sent_args: set[int] = field(default_factory=set)  # blocks whose arguments were sent
     input_tokens: dict[str, int] = field(default_factory=dict)  # uncached, cache writes, cache reads
     output_tokens: int = 0
+    thinking_tokens: int = 0  # of output_tokens (usage.output_tokens_details.thinking_tokens)
     stop_reason: str | None = None
     started: bool = False
 
@@ -400,8 +401,12 @@ class AnthropicChatEngine(RemoteChatEngine):
             finish = "stop"
         if finish == "tool_calls" and not state.tools:
             finish = "stop"  # only the response_format tool was used: its input is the answer text
-        return ChatChunk(finish_reason=finish,
-                         usage=Usage(sum(state.input_tokens.values()), state.output_tokens))
+        tokens = state.input_tokens
+        usage = Usage(sum(tokens.values()), state.output_tokens,
+                      cached_tokens=tokens.get("cache_read_input_tokens", 0),
+                      cache_write_tokens=tokens.get("cache_creation_input_tokens", 0),
+                      reasoning_tokens=state.thinking_tokens)
+        return ChatChunk(finish_reason=finish, usage=usage)
 
     def _stream_error(self, data: Mapping[str, Any]) -> StellwerkError:
         kind = str((data.get("error") or {}).get("type", ""))
@@ -431,6 +436,8 @@ def _message_delta(state: _Stream, data: Mapping[str, Any]) -> None:
     state.stop_reason = data["delta"].get("stop_reason") or state.stop_reason
     usage = data.get("usage") or {}
     state.output_tokens = int(usage["output_tokens"])
+    details = usage.get("output_tokens_details") or {}
+    state.thinking_tokens = int(details.get("thinking_tokens") or state.thinking_tokens)
     _update_input_tokens(state, usage)
 
 

@@ -123,6 +123,7 @@ class OpenAIChatEngine(RemoteChatEngine):
         fields = {k: v for k, v in body.items() if k not in _OURS}
         if not self.passes_extras:
             self._refuse_unknown(fields)
+            fields["messages"] = _without_signatures(fields.get("messages") or [])
             if not self._target.azure:
                 _prefer_max_completion_tokens(fields)
         fields["model"] = self.endpoint.model
@@ -212,6 +213,20 @@ def _refuse_uncarried(body: Mapping[str, Any]) -> None:
         raise InvalidRequest("Stellwerk returns only text from remote models", param="modalities")
 
 
+def _without_signatures(messages: list[Any]) -> list[Any]:
+    """Tool calls as OpenAI defines them: a Gemini thought signature (`extra_content`) that a client
+    sends back is meant for Gemini, not OpenAI (OpenAI-compatible servers get it as sent)."""
+    out: list[Any] = []
+    for message in messages:
+        calls = message.get("tool_calls") if isinstance(message, Mapping) else None
+        if calls and any(isinstance(c, Mapping) and "extra_content" in c for c in calls):
+            message = {**message, "tool_calls": [
+                {k: v for k, v in c.items() if k != "extra_content"} if isinstance(c, Mapping) else c
+                for c in calls]}
+        out.append(message)
+    return out
+
+
 def _prefer_max_completion_tokens(fields: dict[str, Any]) -> None:
     """OpenAI's reasoning models reject `max_tokens`; `max_completion_tokens` works for all models."""
     limit = fields.pop("max_tokens", None)
@@ -261,10 +276,16 @@ def _finish_reason(raw: object) -> str | None:
 
 
 def _usage(raw: object) -> Usage | None:
+    """Usage with OpenAI's details: cached (and cache-written) prompt tokens, reasoning tokens."""
     if not isinstance(raw, Mapping):
         return None
+    prompt = _object(raw.get("prompt_tokens_details") or {})
+    completion = _object(raw.get("completion_tokens_details") or {})
     return Usage(prompt_tokens=int(raw["prompt_tokens"]),
-                 completion_tokens=int(raw.get("completion_tokens") or 0))
+                 completion_tokens=int(raw.get("completion_tokens") or 0),
+                 cached_tokens=int(prompt.get("cached_tokens") or 0),
+                 cache_write_tokens=int(prompt.get("cache_write_tokens") or 0),
+                 reasoning_tokens=int(completion.get("reasoning_tokens") or 0))
 
 
 def _object(value: object) -> Mapping[str, Any]:

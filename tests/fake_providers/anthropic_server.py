@@ -15,6 +15,9 @@ Models:
   type "tool") or else the first tool, input {"city": "Paris"} streamed in >= 2 fragments; stop_reason
   tool_use. With a tool result last: "The tool said: <result text>".
 - "multi-tool-model": a text block, then two tool_use blocks (Paris, Berlin) of the first tool.
+- "cached-model": a thinking block (thinking_delta pieces, then signature_delta), then the echo; usage
+  3 uncached + 8 cache-read input tokens, 7 output tokens of which 3 thinking
+  (`output_tokens_details.thinking_tokens`).
 - "max-tokens": echo, stop_reason max_tokens.
 - "content-filter": a short text, stop_reason refusal.
 - "overloaded-mid-stream": one text piece, then an `error` event (overloaded_error).
@@ -41,6 +44,9 @@ __all__ = ["create_app"]
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
 SAMPLING_REMOVED_IN = "2026-10-21"
+THINKING_SIGNATURE = "EqQBCkYIBxgCKkBmYWtlLXNpZ25hdHVyZQ=="
+CACHED_USAGE = {"input_tokens": 3, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 8,
+                "output_tokens": 7, "output_tokens_details": {"thinking_tokens": 3}}
 TOOL_INPUT_FRAGMENTS = ('{"city": ', '"Paris"}')
 _KNOWN_FIELDS = frozenset({
     "model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature", "top_p",
@@ -59,7 +65,7 @@ _ERRORS: Mapping[str, tuple[int, str, str]] = {
 class Block:
     """One content block of the scripted answer, with the pieces it streams in."""
 
-    kind: str  # "text" or "tool_use"
+    kind: str  # "text", "thinking" or "tool_use"
     pieces: tuple[str, ...]
     name: str = ""
     id: str = ""
@@ -67,6 +73,8 @@ class Block:
     def final(self) -> dict[str, Any]:
         if self.kind == "text":
             return {"type": "text", "text": "".join(self.pieces)}
+        if self.kind == "thinking":
+            return {"type": "thinking", "thinking": "".join(self.pieces), "signature": THINKING_SIGNATURE}
         arguments = json.loads("".join(self.pieces))
         return {"type": "tool_use", "id": self.id, "name": self.name, "input": arguments}
 
@@ -132,6 +140,7 @@ def script_for(body: dict[str, Any]) -> Script:
         return Script((Block("text", ("Let me ", "check.")), tool_use(name, 1),
                        tool_use(name, 2, ('{"city"', ': "Berlin"}'))), "tool_use")
     scripted = {
+        "cached-model": Script((Block("thinking", ("Let me ", "think.")), *echo), "end_turn"),
         "max-tokens": Script(echo, "max_tokens"),
         "content-filter": Script((Block("text", ("I can't ", "help with that.")),), "refusal"),
         "overloaded-mid-stream": Script((Block("text", ("Partial",)),), "end_turn", error_after=True),
@@ -146,7 +155,8 @@ def script_for(body: dict[str, Any]) -> Script:
 def message_json(body: dict[str, Any], script: Script) -> dict[str, Any]:
     return {"id": "msg_fake0001", "type": "message", "role": "assistant", "model": body["model"],
             "content": [b.final() for b in script.blocks], "stop_reason": script.stop_reason,
-            "stop_sequence": None, "usage": usage(COMPLETION_TOKENS)}
+            "stop_sequence": None,
+            "usage": CACHED_USAGE if body["model"] == "cached-model" else usage(COMPLETION_TOKENS)}
 
 
 def usage(output_tokens: int) -> dict[str, Any]:
@@ -162,6 +172,10 @@ def block_events(index: int, block: Block) -> list[dict[str, Any]]:
     if block.kind == "text":
         start: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": p} for p in block.pieces]
+    elif block.kind == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [*({"type": "thinking_delta", "thinking": p} for p in block.pieces),
+                  {"type": "signature_delta", "signature": THINKING_SIGNATURE}]
     else:
         start = {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": p} for p in block.pieces]
@@ -183,8 +197,9 @@ async def stream_events(body: dict[str, Any], script: Script) -> AsyncIterator[b
     if script.error_after:
         yield sse(error_body("overloaded_error", "Overloaded"))
         return
+    final = message_json(body, script)["usage"]
     yield sse({"type": "message_delta", "delta": {"stop_reason": script.stop_reason, "stop_sequence": None},
-               "usage": {"output_tokens": COMPLETION_TOKENS}})
+               "usage": final})  # cumulative, as the API sends it
     yield sse({"type": "message_stop"})
 
 

@@ -8,7 +8,8 @@ Errors use OpenAI's body `{"error": {"message", "type", "param", "code"}}`.
 Models: anything unlisted echoes "You said: <last user text>" in pieces (usage 11 + 7);
 "tool-model" calls the first tool with {"city": "Paris"} (or, after a tool result, answers "The tool
 said: <result>"); "slow-first-byte", "reset-mid-stream", "invalid-json", "rate-limited",
-"server-error", "overloaded", "bad-key", "content-filter" and "unknown-model" fail as their names say.
+"server-error", "overloaded", "bad-key", "content-filter" and "unknown-model" fail as their names say;
+"cached-model" echoes with usage details (8 of 11 prompt tokens cached, 3 of 7 completion tokens reasoning).
 `app.state.requests` records every request body, `app.state.urls` every request URL.
 """
 
@@ -26,6 +27,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 __all__ = ["create_app"]
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+# "cached-model": OpenAI's automatic prompt caching and reasoning tokens, as its usage reports them.
+CACHED_USAGE = {**USAGE, "prompt_tokens_details": {"cached_tokens": 8, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 3, "audio_tokens": 0,
+                                              "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
 TOOL_ARGUMENT_PIECES = ('{"city": ', '"Paris"}')
 _CREATED = 1_700_000_000
 _POLL_S = 0.05
@@ -112,7 +117,7 @@ def _events(body: dict[str, Any]) -> list[dict[str, Any]]:
                    for piece in TOOL_ARGUMENT_PIECES]
         events.append(_chunk(model, {}, "tool_calls"))
     if (body.get("stream_options") or {}).get("include_usage"):
-        events.append({**_chunk(model, {}), "choices": [], "usage": USAGE})
+        events.append({**_chunk(model, {}), "choices": [], "usage": _usage(model)})
     return events
 
 
@@ -124,9 +129,13 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
         message["tool_calls"] = [{"id": call["id"], "type": "function", "function": {
             "name": call["name"], "arguments": "".join(TOOL_ARGUMENT_PIECES)}}]
     return {"id": "chatcmpl-fake", "object": "chat.completion", "created": _CREATED,
-            "model": body["model"], "system_fingerprint": "fp_fake", "usage": USAGE,
+            "model": body["model"], "system_fingerprint": "fp_fake", "usage": _usage(body["model"]),
             "choices": [{"index": 0, "message": message, "logprobs": None,
                          "finish_reason": "stop" if call is None else "tool_calls"}]}
+
+
+def _usage(model: str) -> dict[str, Any]:
+    return CACHED_USAGE if model == "cached-model" else USAGE
 
 
 def _sse(data: object) -> bytes:
