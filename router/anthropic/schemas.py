@@ -42,3 +42,7 @@ class MessagesRequest(_Open):
     tools: list[AnthropicTool] | None = None
     tool_choice: ToolChoice | None = None
     metadata: dict[str, Any] | None = None
+    thinking: dict[str, Any] | None = Field(
+        default=None, description="Anthropic's thinking config ({'type': 'enabled', 'budget_tokens': N}, "
+                                  "'adaptive' or 'disabled'); carried to the engine, refused (400) by "
+                                  "engines that cannot think on a budget.")

@@ -29,6 +29,8 @@ def to_anthropic_message(completion: dict[str, Any], msg_id: str) -> dict[str, A
     choice = completion["choices"][0]
     message = choice["message"]
     content: list[dict[str, Any]] = []
+    if message.get("reasoning_content"):
+        content.append({"type": "thinking", "thinking": message["reasoning_content"], "signature": ""})
     if message.get("content"):
         content.append({"type": "text", "text": message["content"]})
     for call in message.get("tool_calls") or []:
@@ -124,6 +126,11 @@ async def to_anthropic_events(openai_events: AsyncIterator[dict[str, Any]], mode
 
 def _delta_events(delta: dict[str, Any], blocks: _Blocks) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = []
+    if delta.get("reasoning_content"):
+        events += blocks.switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
+                                               "delta": {"type": "thinking_delta",
+                                                         "thinking": delta["reasoning_content"]}}))
     if delta.get("content"):
         events += blocks.switch("text", {"type": "text", "text": ""})
         events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,

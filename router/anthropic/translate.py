@@ -7,6 +7,7 @@ from typing import Any
 
 from router.anthropic.schemas import AnthropicMessage, MessagesRequest
 from serving.errors import InvalidRequest
+from serving.remote.anthropic_messages import check_thinking
 
 __all__ = ["STOP_REASONS", "to_openai_request"]
 
@@ -33,6 +34,8 @@ def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
             for t in req.tools]
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice.type, req.tool_choice.name)
+    if req.thinking is not None:  # Stellwerk's chat extension, in Anthropic's own shape
+        body["thinking"] = check_thinking(req.thinking, req.max_tokens)
     return body
 
 
@@ -70,8 +73,9 @@ def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 def _tool_use(block: dict[str, Any]) -> dict[str, Any]:
     if not block.get("id") or not block.get("name"):
         raise InvalidRequest("a tool_use block needs an id and a name", param="messages")
+    arguments = json.dumps(block.get("input", {}))
     call: dict[str, Any] = {"id": block["id"], "type": "function",
-                            "function": {"name": block["name"], "arguments": json.dumps(block.get("input", {}))}}
+                            "function": {"name": block["name"], "arguments": arguments}}
     if block.get("extra_content"):  # a provider signature (Gemini 3), sent back with the call
         call["extra_content"] = block["extra_content"]
     return call

@@ -149,6 +149,8 @@ def usage_details(u: Usage) -> dict[str, Any]:
 def _delta(chunk: ChatChunk) -> dict[str, Any]:
     """The OpenAI `delta` of one chunk: content and/or tool-call pieces."""
     delta: dict[str, Any] = {}
+    if chunk.reasoning:  # thinking text, in the field vLLM and DeepSeek stream it in
+        delta["reasoning_content"] = chunk.reasoning
     if chunk.text:
         delta["content"] = chunk.text
     if chunk.tool_calls:
@@ -278,13 +280,17 @@ class ChatRun:
     async def complete(self) -> dict[str, Any]:
         """Collect the whole answer as an OpenAI `chat.completion` object."""
         text: list[str] = []
+        reasoning: list[str] = []
         calls = ToolCallAssembler()
         finish_reason: str | None = None
         async for chunk in self._all_chunks():
             text.append(chunk.text)
+            reasoning.append(chunk.reasoning)
             calls.add(chunk.tool_calls)
             finish_reason = chunk.finish_reason or finish_reason
         message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
+        if any(reasoning):
+            message["reasoning_content"] = "".join(reasoning)
         if calls:
             message["tool_calls"] = calls.result()
         elif message["content"] is None:
@@ -305,7 +311,7 @@ class ChatRun:
         yield self._chunk({"role": "assistant", "content": ""}, None)
         try:
             async for chunk in self._all_chunks():
-                if chunk.text or chunk.finish_reason or chunk.tool_calls:
+                if chunk.text or chunk.finish_reason or chunk.tool_calls or chunk.reasoning:
                     yield self._chunk(_delta(chunk), chunk.finish_reason)
         except StellwerkError as exc:
             yield error_body(exc)

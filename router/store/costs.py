@@ -56,11 +56,12 @@ class Ledger:
         with self._db.read() as cur:
             rows = cur.fetchall(
                 "SELECT tenant, model, provider, day, currency, COUNT(*), SUM(prompt_tokens), "
-                f"SUM(completion_tokens), SUM(cost), SUM(cached_tokens), SUM(reasoning_tokens) FROM ledger {where} "
+                "SUM(completion_tokens), SUM(cost), SUM(cached_tokens), SUM(reasoning_tokens) "
+                f"FROM ledger {where} "
                 "GROUP BY tenant, model, provider, day, currency "
                 "ORDER BY day, tenant, model, provider, currency", params)
-        return [CostRow(t, m, p, date.fromisoformat(d), c, int(n), int(pt), int(ct), float(cost), int(ca or 0),
-                        int(rt or 0))
+        return [CostRow(t, m, p, date.fromisoformat(d), c, int(n), int(pt), int(ct), float(cost),
+                        int(ca or 0), int(rt or 0))
                 for t, m, p, d, c, n, pt, ct, cost, ca, rt in rows]
 
     def spent(self, tenant: str, since: datetime) -> float:
@@ -83,4 +84,5 @@ class Ledger:
                 params)
         prompt, completion, cached = (int(v or 0) for v in rows[0])
         cached_rate = input_per_mtok if cached_input_per_mtok is None else cached_input_per_mtok
-        return ((prompt - cached) * input_per_mtok + cached * cached_rate + completion * output_per_mtok) / 1e6
+        uncached = prompt - cached
+        return (uncached * input_per_mtok + cached * cached_rate + completion * output_per_mtok) / 1e6

@@ -1,12 +1,21 @@
-"""Adapter for Anthropic's Messages API (`POST /v1/messages`, header `anthropic-version: 2023-06-01`).
+"""Adapter for Anthropic's Messages API (`POST /v1/messages`, header `anthropic-version: 2026-10-21`).
 
 Followed: the Messages API reference (platform.claude.com/docs/en/api/messages), its streaming guide
 (…/build-with-claude/streaming: `message_start`, `content_block_start|delta|stop` with `text_delta` and
 `input_json_delta`, `message_delta` with `stop_reason` and cumulative `usage`, `message_stop`, `ping`,
 `error`), the tool-use guide, the stop-reasons guide and the errors page (`{"type": "error", "error":
 {"type", "message"}}`; 529 `overloaded_error`), as the `anthropic` Python SDK 2.x types spell them.
-NOTE: the version stays pinned at 2023-06-01 on purpose: 2026-10-21 (the SDK 2.x default) refuses
-temperature, top_p and top_k outright, and this adapter must be able to honour a client's sampling.
+API version 2026-10-21 (the default of the `anthropic` SDK 2.x, and the first new version since
+2023-06-01) refuses temperature, top_p and top_k with a 400 even at their default values, and the
+current models (Sonnet 5 and later) refuse non-default sampling on any version. So a request that sets
+them is refused here with a 400 naming the parameter, rather than sent to fail upstream (vLLM's "off"
+values, top_k <= 0, are dropped as before).
+
+Thinking: our `thinking` request field (Anthropic's own shape: {"type": "enabled", "budget_tokens": N}
+with N >= 1024 and below max_tokens, {"type": "adaptive"} or {"type": "disabled"}) is passed through;
+OpenAI's `reasoning_effort` becomes `output_config.effort` (minimal -> low; none -> thinking disabled).
+Thinking blocks come back as reasoning text (`ChatChunk.reasoning`), not as answer text, and
+`output_tokens_details.thinking_tokens` as reasoning tokens.
 
 How an OpenAI chat request is translated:
 - system/developer messages → top-level `system` (joined in order; their position in the chat is lost).
@@ -51,11 +60,11 @@ from serving.errors import EngineFailed, InvalidRequest, StellwerkError
 from serving.remote.base import ProviderError, RemoteChatEngine
 from serving.remote.sse import iter_sse
 
-__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicChatEngine", "to_anthropic"]
+__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicChatEngine", "check_thinking", "to_anthropic"]
 
 logger = logging.getLogger(__name__)
 
-ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_VERSION = "2026-10-21"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; every Claude model can produce this many
 _JSON_TOOL_EXT = "stellwerk.anthropic_json_tool"  # request extension: name of the response_format tool
 _PROVIDER = "anthropic"
@@ -79,8 +88,12 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HANDLED = frozenset({
     "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop",
     "tools", "tool_choice", "parallel_tool_calls", "response_format", "user", "n",
-    "stream", "stream_options", "store", "metadata", "service_tier",
+    "stream", "stream_options", "store", "metadata", "service_tier", "thinking", "reasoning_effort",
 })
+_SAMPLING_REMOVED = ("temperature", "top_p")  # and top_k above 0: see _sampling
+_EFFORTS: Mapping[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high",
+                               "xhigh": "xhigh", "max": "max"}
+MIN_THINKING_BUDGET = 1024
 # Fields Anthropic cannot honour, accepted only at their no-op value.
 _NEUTRAL: Mapping[str, object] = {
     "presence_penalty": 0, "frequency_penalty": 0, "logprobs": False, "top_logprobs": 0,
@@ -105,6 +118,7 @@ def to_anthropic(body: Mapping[str, Any], model: str, *, vision: bool) -> tuple[
     if system:
         out["system"] = system
     out.update(_sampling(body))
+    out.update(_thinking(body, out["max_tokens"]))
     if body.get("user"):
         out["metadata"] = {"user_id": str(body["user"])}
     json_tool = _json_tool(body.get("response_format"), has_tools=bool(body.get("tools")))
@@ -135,20 +149,50 @@ def _max_tokens(body: Mapping[str, Any]) -> int:
 
 def _sampling(body: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    temperature = body.get("temperature")
-    if temperature is not None:
-        if temperature > 1:
-            raise InvalidRequest(f"{_PROVIDER} accepts temperature from 0 to 1, not {temperature}",
-                                 param="temperature")
-        out["temperature"] = temperature
-    if body.get("top_p") is not None:
-        out["top_p"] = body["top_p"]
+    sent = [name for name in _SAMPLING_REMOVED if body.get(name) is not None]
     if body.get("top_k") is not None and int(body["top_k"]) > 0:  # vLLM: -1 or 0 mean "off"
-        out["top_k"] = int(body["top_k"])
+        sent.append("top_k")
+    if sent:
+        raise InvalidRequest(f"{_PROVIDER} API version {ANTHROPIC_VERSION} has no '{sent[0]}' (temperature, "
+                             "top_p and top_k are refused even at their defaults); remove it, or choose "
+                             "a model that takes it", param=sent[0])
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     return out
+
+
+def _thinking(body: Mapping[str, Any], max_tokens: int) -> dict[str, Any]:
+    """`thinking` (Anthropic's shape, checked as the API checks it) and `reasoning_effort` ->
+    `output_config.effort`; `reasoning_effort: none` turns thinking off."""
+    out: dict[str, Any] = {}
+    effort = body.get("reasoning_effort")
+    if effort == "none":
+        out["thinking"] = {"type": "disabled"}
+    elif effort is not None:
+        if effort not in _EFFORTS:
+            raise InvalidRequest(f"reasoning_effort must be one of none, {', '.join(_EFFORTS)}",
+                                 param="reasoning_effort")
+        out["output_config"] = {"effort": _EFFORTS[str(effort)]}
+    thinking = body.get("thinking")
+    if thinking is not None:
+        out["thinking"] = check_thinking(thinking, max_tokens)
+    return out
+
+
+def check_thinking(thinking: Any, max_tokens: int) -> dict[str, Any]:
+    """A `thinking` object as Anthropic's API accepts it, or `InvalidRequest` saying what is wrong."""
+    kind = thinking.get("type") if isinstance(thinking, Mapping) else None
+    if kind in ("adaptive", "disabled", "between_tools"):
+        return dict(thinking)
+    if kind != "enabled":
+        raise InvalidRequest("thinking.type must be enabled, adaptive, disabled or between_tools",
+                             param="thinking")
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or budget < MIN_THINKING_BUDGET or budget >= max_tokens:
+        raise InvalidRequest(f"thinking.budget_tokens must be an integer >= {MIN_THINKING_BUDGET} and below "
+                             f"max_tokens ({max_tokens})", param="thinking.budget_tokens")
+    return dict(thinking)
 
 
 def _messages(messages: list[Mapping[str, Any]], *, vision: bool) -> tuple[str, list[dict[str, Any]]]:
@@ -444,8 +488,11 @@ def _message_delta(state: _Stream, data: Mapping[str, Any]) -> None:
 def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[ChatChunk]:
     if block["type"] == "text":
         return [] if state.json_tool else _text_chunk(str(block.get("text", "")))
+    if block["type"] == "thinking":
+        thinking = str(block.get("thinking") or "")
+        return [ChatChunk(reasoning=thinking)] if thinking else []
     if block["type"] != "tool_use":
-        return []  # thinking, server tools, ...: not part of an OpenAI answer
+        return []  # redacted thinking, server tools, ...: not part of an OpenAI answer
     if block["name"] == state.json_tool:
         state.json_blocks.add(index)
         return []
@@ -456,6 +503,8 @@ def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[C
 def _block_delta(state: _Stream, index: int, delta: Mapping[str, Any]) -> list[ChatChunk]:
     if delta["type"] == "text_delta":
         return [] if state.json_tool else _text_chunk(str(delta["text"]))
+    if delta["type"] == "thinking_delta":
+        return [ChatChunk(reasoning=str(delta["thinking"]))] if delta["thinking"] else []
     if delta["type"] != "input_json_delta" or not delta["partial_json"]:
         return []
     fragment = str(delta["partial_json"])

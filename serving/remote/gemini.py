@@ -73,7 +73,7 @@ _NEUTRAL: Mapping[str, object] = {
 _SAMPLING = {"temperature": "temperature", "top_p": "topP", "seed": "seed",
              "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
 _HANDLED = frozenset({*_SAMPLING, "top_k", "max_tokens", "max_completion_tokens", "stop", "tools",
-                      "tool_choice", "response_format", "reasoning_effort"})
+                      "tool_choice", "response_format", "reasoning_effort", "thinking"})
 _THINKING_BUDGET = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
@@ -343,7 +343,24 @@ def _generation_config(body: Mapping[str, Any]) -> Json:
     config.update(_response_format(body.get("response_format")))
     if body.get("reasoning_effort") is not None:
         config["thinkingConfig"] = {"thinkingBudget": _thinking_budget(body["reasoning_effort"])}
+    if body.get("thinking") is not None:
+        config["thinkingConfig"] = _thinking_config(body["thinking"])
     return config
+
+
+def _thinking_config(thinking: object) -> Json:
+    """Anthropic's `thinking` -> `thinkingConfig`: a budget is a budget, adaptive is Gemini's dynamic
+    thinking (-1), disabled is 0; thought summaries are asked for whenever the model may think."""
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "disabled":
+        return {"thinkingBudget": 0}
+    if kind == "adaptive":
+        return {"thinkingBudget": -1, "includeThoughts": True}
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    if kind != "enabled" or not isinstance(budget, int) or budget < 0:
+        raise InvalidRequest("gemini takes thinking {type: enabled, budget_tokens: N}, adaptive or disabled",
+                             param="thinking")
+    return {"thinkingBudget": budget, "includeThoughts": True}
 
 
 def _response_format(response_format: object) -> Json:

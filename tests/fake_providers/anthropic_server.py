@@ -3,7 +3,8 @@
 Wire format as the real API: `x-api-key` or `Authorization: Bearer` auth (401 `authentication_error`
 otherwise), a required `anthropic-version` header (from 2026-10-21 on, temperature/top_p/top_k are
 refused), a request validated like the real one (unknown top-level fields, missing
-`max_tokens`, temperature above 1, `tool_use` without a matching `tool_result` → 400
+`max_tokens`, temperature above 1, a thinking budget below 1024 or not below max_tokens, an unknown
+`output_config.effort`, `tool_use` without a matching `tool_result` → 400
 `invalid_request_error`), errors as `{"type": "error", "error": {"type", "message"}, "request_id"}`,
 and streams as typed SSE events: message_start, content_block_start, ping, content_block_delta
 (text_delta / input_json_delta), content_block_stop, message_delta (stop_reason, usage.output_tokens),
@@ -51,8 +52,10 @@ TOOL_INPUT_FRAGMENTS = ('{"city": ', '"Paris"}')
 _KNOWN_FIELDS = frozenset({
     "model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature", "top_p",
     "top_k", "tools", "tool_choice", "metadata", "thinking", "service_tier", "output_config",
-    "container", "mcp_servers", "context_management", "inference_geo",
+    "container", "mcp_servers", "context_management", "inference_geo", "cache_control", "speed",
+    "diagnostics", "user_profile_id",
 })
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _ERRORS: Mapping[str, tuple[int, str, str]] = {
     "rate-limited": (429, "rate_limit_error", "This request would exceed the rate limit for your "
                                               "organization of 50 requests per minute."),
@@ -224,7 +227,23 @@ def validation_error(body: Any) -> str | None:
         return "max_tokens: Input should be a positive integer"
     if not 0 <= body.get("temperature", 0) <= 1:
         return "temperature: Input should be less than or equal to 1"
-    return messages_error(body["messages"])
+    return thinking_error(body) or messages_error(body["messages"])
+
+
+def thinking_error(body: dict[str, Any]) -> str | None:
+    """`thinking` and `output_config.effort` as the API (SDK 2.x types) defines them."""
+    thinking = body.get("thinking")
+    if thinking is not None:
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        if kind not in ("enabled", "disabled", "adaptive", "between_tools"):
+            return "thinking.type: Input should be 'enabled', 'disabled', 'adaptive' or 'between_tools'"
+        budget = thinking.get("budget_tokens")
+        if kind == "enabled" and not (isinstance(budget, int) and 1024 <= budget < body["max_tokens"]):
+            return "thinking.enabled.budget_tokens: must be >= 1024 and less than max_tokens"
+    effort = (body.get("output_config") or {}).get("effort")
+    if effort is not None and effort not in _EFFORTS:
+        return f"output_config.effort: Input should be one of {', '.join(_EFFORTS)}"
+    return None
 
 
 def messages_error(messages: Any) -> str | None:

@@ -83,7 +83,9 @@ def create_app(expected_key: str = "test-key") -> FastAPI:
                                f"not valid.")
         if key != expected_key:
             return _error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
-        problem = _invalid_request(body) or (_missing_signature(body) if model.startswith("gemini-3") else None)
+        problem = _invalid_request(body)
+        if problem is None and model.startswith("gemini-3"):
+            problem = _missing_signature(body)
         if problem is not None:
             return _error(400, problem)
         return await _answer(model, body, stream)

@@ -30,7 +30,8 @@ USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 # "cached-model": OpenAI's automatic prompt caching and reasoning tokens, as its usage reports them.
 CACHED_USAGE = {**USAGE, "prompt_tokens_details": {"cached_tokens": 8, "audio_tokens": 0},
                 "completion_tokens_details": {"reasoning_tokens": 3, "audio_tokens": 0,
-                                              "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+                                              "accepted_prediction_tokens": 0,
+                                              "rejected_prediction_tokens": 0}}
 TOOL_ARGUMENT_PIECES = ('{"city": ', '"Paris"}')
 _CREATED = 1_700_000_000
 _POLL_S = 0.05
