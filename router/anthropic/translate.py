@@ -20,7 +20,7 @@ def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
     """The OpenAI Chat Completions body that asks the same thing."""
     messages: list[dict[str, Any]] = []
     if req.system:
-        messages.append({"role": "system", "content": _system_text(req.system)})
+        messages.append({"role": "system", "content": _system_content(req.system)})
     for message in req.messages:
         messages.extend(_message(message))
     body: dict[str, Any] = {"model": req.model, "messages": messages, "max_tokens": req.max_tokens}
@@ -30,13 +30,29 @@ def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
             body[ours] = theirs
     if req.tools:
         body["tools"] = [{"type": "function", "function": {
-            "name": t.name, "description": t.description or "", "parameters": t.input_schema}}
-            for t in req.tools]
+            "name": t.name, "description": t.description or "", "parameters": t.input_schema},
+            **_cache(t.model_dump())} for t in req.tools]
+    if req.cache_control is not None:  # automatic caching of the last cacheable block
+        body["cache_control"] = req.cache_control
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice.type, req.tool_choice.name)
     if req.thinking is not None:  # Stellwerk's chat extension, in Anthropic's own shape
         body["thinking"] = check_thinking(req.thinking, req.max_tokens)
     return body
+
+
+def _cache(block: dict[str, Any]) -> dict[str, Any]:
+    """A block's prompt-cache breakpoint, carried on the OpenAI part (Stellwerk's extension; the Anthropic
+    adapter sends it on, adapters of providers that cache automatically drop it)."""
+    return {"cache_control": block["cache_control"]} if block.get("cache_control") else {}
+
+
+def _system_content(system: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """The system prompt; text parts when a block carries a cache breakpoint, so it is kept."""
+    if isinstance(system, list) and any(b.get("cache_control") for b in system):
+        return [{"type": "text", "text": str(b.get("text", "")), **_cache(b)}
+                for b in system if b.get("type") == "text"]
+    return _system_text(system)
 
 
 def _system_text(system: str | list[dict[str, Any]]) -> str:
@@ -91,9 +107,10 @@ def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({"role": "tool", "tool_call_id": block.get("tool_use_id", ""),
                         "content": _result_text(block.get("content"))})
         elif kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text", ""))})
+            parts.append({"type": "text", "text": str(block.get("text", "")), **_cache(block)})
         elif kind == "image":
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source", {}))}})
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source", {}))},
+                          **_cache(block)})
         else:
             raise InvalidRequest(f"content block type {kind!r} is not supported", param="messages")
     if parts:

@@ -38,6 +38,10 @@ How an OpenAI chat request is translated:
   logprobs, logit_bias, non-zero presence/frequency penalties, non-neutral vLLM extras (min_tokens,
   ignore_eos, repetition_penalty, ...), and any other field this adapter does not know.
 
+Prompt caching: `cache_control` breakpoints on chat content parts (text, image), on system message
+parts, on tools, and the top-level `cache_control` (automatic caching) are sent on as Anthropic has
+them; `cache_read_input_tokens` / `cache_creation_input_tokens` come back as cached / cache-write tokens.
+
 Usage: prompt_tokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens (Anthropic
 counts cached input apart; OpenAI's prompt_tokens includes it), completion_tokens = output_tokens from
 `message_delta`. The finish chunk and usage are sent at `message_stop`, so a stream cut short never
@@ -89,6 +93,7 @@ _HANDLED = frozenset({
     "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop",
     "tools", "tool_choice", "parallel_tool_calls", "response_format", "user", "n",
     "stream", "stream_options", "store", "metadata", "service_tier", "thinking", "reasoning_effort",
+    "cache_control",
 })
 _SAMPLING_REMOVED = ("temperature", "top_p")  # and top_k above 0: see _sampling
 _EFFORTS: Mapping[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high",
@@ -117,6 +122,8 @@ def to_anthropic(body: Mapping[str, Any], model: str, *, vision: bool) -> tuple[
                            "stream": True}
     if system:
         out["system"] = system
+    if body.get("cache_control") is not None:
+        out["cache_control"] = body["cache_control"]
     out.update(_sampling(body))
     out.update(_thinking(body, out["max_tokens"]))
     if body.get("user"):
@@ -195,13 +202,16 @@ def check_thinking(thinking: Any, max_tokens: int) -> dict[str, Any]:
     return dict(thinking)
 
 
-def _messages(messages: list[Mapping[str, Any]], *, vision: bool) -> tuple[str, list[dict[str, Any]]]:
+def _messages(messages: list[Mapping[str, Any]],
+              *, vision: bool) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
     system: list[str] = []
+    system_blocks: list[dict[str, Any]] = []  # kept as blocks once one carries a cache breakpoint
     turns: list[dict[str, Any]] = []
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
             system.append(_text_only(message.get("content"), role))
+            system_blocks.extend(_system_blocks(message.get("content"), system[-1]))
             continue
         if role == "user":
             turn = ("user", _user_blocks(message.get("content"), vision=vision))
@@ -212,7 +222,21 @@ def _messages(messages: list[Mapping[str, Any]], *, vision: bool) -> tuple[str, 
         else:
             raise InvalidRequest(f"unknown message role {role!r}", param="messages")
         _append_turn(turns, *turn)
+    if any("cache_control" in b for b in system_blocks):
+        return system_blocks, turns
     return "\n\n".join(s for s in system if s), turns
+
+
+def _system_blocks(content: Any, text: str) -> list[dict[str, Any]]:
+    """A system message as Anthropic text blocks, keeping the parts' prompt-cache breakpoints."""
+    if not isinstance(content, list):
+        return _text_block(text)
+    return [{**_text_block(str(p.get("text") or ""))[0], **_cache(p)} for p in content if p.get("text")]
+
+
+def _cache(part: Mapping[str, Any]) -> dict[str, Any]:
+    """The part's `cache_control` breakpoint (Anthropic's shape, carried on our chat parts)."""
+    return {"cache_control": part["cache_control"]} if part.get("cache_control") else {}
 
 
 def _append_turn(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
@@ -253,9 +277,9 @@ def _user_blocks(content: Any, *, vision: bool) -> list[dict[str, Any]]:
     for part in _parts(content):
         kind = part.get("type")
         if kind == "text":
-            blocks.extend(_text_block(str(part.get("text", ""))))
+            blocks.extend({**b, **_cache(part)} for b in _text_block(str(part.get("text", ""))))
         elif kind == "image_url":
-            blocks.append(_image(part.get("image_url"), vision=vision))
+            blocks.append({**_image(part.get("image_url"), vision=vision), **_cache(part)})
         else:
             raise InvalidRequest(f"{_PROVIDER} does not support {kind!r} content parts", param="messages")
     return blocks
@@ -333,6 +357,7 @@ def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
         out["description"] = function["description"]
     if function.get("strict") is not None:
         out["strict"] = bool(function["strict"])
+    out.update(_cache(tool))
     return out
 
 

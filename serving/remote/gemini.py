@@ -60,8 +60,9 @@ __all__ = ["GeminiChatEngine", "thought_signature", "to_gemini_request"]
 Json = dict[str, Any]
 
 # Request fields that need no translation (metadata, or handled by the router).
+# `cache_control` is Anthropic's caching hint; Gemini caches implicitly (reported as cachedContentTokenCount).
 _IGNORED = frozenset({"model", "messages", "stream", "stream_options", "user", "metadata", "store",
-                      "service_tier", "safety_identifier", "prompt_cache_key"})
+                      "service_tier", "safety_identifier", "prompt_cache_key", "cache_control"})
 # Fields that are harmless at these values (vLLM extras and OpenAI switches we cannot honour otherwise).
 _NEUTRAL: Mapping[str, object] = {
     "n": 1, "logprobs": False, "top_logprobs": 0, "parallel_tool_calls": True, "ignore_eos": False,

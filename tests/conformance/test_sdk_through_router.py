@@ -49,13 +49,19 @@ def _pointed_at(entry: ModelEntry, base_url: str, model: str) -> ModelEntry:
 
 
 @pytest.fixture(scope="module")
-def router() -> Iterator[str]:
+def fake_apps() -> dict[str, Any]:
+    """The fake provider apps by module name (their `state.requests` record what reached them)."""
+    modules = {name: importlib.import_module(f"tests.fake_providers.{name}")
+               for name, _, _ in ROUTES.values()}
+    return {name: module.create_app(expected_key="test-key") for name, module in modules.items()}
+
+
+@pytest.fixture(scope="module")
+def router(fake_apps: dict[str, Any]) -> Iterator[str]:
     """The router's root URL; each catalogue model in ROUTES calls its fake's scripted model."""
     catalogue = load_catalogue()
     with ExitStack() as stack:
-        fakes = {module: stack.enter_context(serve_app(
-            importlib.import_module(f"tests.fake_providers.{module}").create_app(expected_key="test-key")))
-            for module, _, _ in ROUTES.values()}
+        fakes = {module: stack.enter_context(serve_app(app)) for module, app in fake_apps.items()}
         entries = {m: _pointed_at(catalogue.get(m), fakes[module] + path, upstream)  # type: ignore[arg-type]
                    for m, (module, path, upstream) in ROUTES.items()}
         clients = ProviderClients()
@@ -182,6 +188,46 @@ def test_thinking_streams_as_reasoning_content_in_openai_chunks(router: str) -> 
                   if line.startswith("data: {")]
     reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in chunks if c["choices"])
     assert reasoning == "Let me think."
+
+
+def test_cache_breakpoints_reach_anthropic_from_v1_messages(claude: anthropic.Anthropic,
+                                                            fake_apps: dict[str, Any]) -> None:
+    mark: Any = {"type": "ephemeral", "ttl": "1h"}
+    claude.messages.create(  # type: ignore[call-overload]
+        model="anthropic/claude-sonnet-5-5", max_tokens=100, cache_control={"type": "ephemeral"},
+        system=[{"type": "text", "text": "A long, stable system prompt.", "cache_control": mark}],
+        tools=[{**ANTHROPIC_WEATHER, "cache_control": mark}],
+        messages=[{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": mark}]}])
+    sent = fake_apps["anthropic_server"].state.requests[-1]
+    assert sent["system"] == [{"type": "text", "text": "A long, stable system prompt.",
+                               "cache_control": mark}]
+    assert sent["tools"][0]["cache_control"] == mark
+    assert sent["messages"][0]["content"][0]["cache_control"] == mark
+    assert sent["cache_control"] == {"type": "ephemeral"}
+
+
+def test_cache_breakpoints_in_chat_parts_reach_anthropic_and_not_openai(oai: openai.OpenAI,
+                                                                        fake_apps: dict[str, Any]) -> None:
+    mark: Any = {"type": "ephemeral"}
+    messages: Any = [
+        {"role": "system", "content": [{"type": "text", "text": "Be brief.", "cache_control": mark}]},
+        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": mark}]}]
+    oai.chat.completions.create(model="anthropic/claude-sonnet-5-5", messages=messages)
+    sent = fake_apps["anthropic_server"].state.requests[-1]
+    assert sent["system"][0]["cache_control"] == mark
+    assert sent["messages"][0]["content"][0]["cache_control"] == mark
+    # OpenAI caches prompt prefixes by itself and refuses unknown keys in parts: the hint is dropped.
+    reply = oai.chat.completions.create(model="openai/gpt-6.2-sol", messages=messages)
+    assert reply.choices[0].message.content == "You said: hi"
+    assert "cache_control" not in json.dumps(fake_apps["openai_server"].state.requests[-1])
+
+
+def test_too_many_cache_breakpoints_are_anthropics_400(claude: anthropic.Anthropic) -> None:
+    mark: Any = {"type": "ephemeral"}
+    with pytest.raises(anthropic.BadRequestError, match="maximum of 4"):
+        claude.messages.create(model="anthropic/claude-sonnet-5-5", max_tokens=100, messages=[
+            {"role": "user", "content": [{"type": "text", "text": f"part {i}", "cache_control": mark}
+                                         for i in range(5)]}])
 
 
 # --- parameter rules ---------------------------------------------------------------------------------

@@ -227,7 +227,22 @@ def validation_error(body: Any) -> str | None:
         return "max_tokens: Input should be a positive integer"
     if not 0 <= body.get("temperature", 0) <= 1:
         return "temperature: Input should be less than or equal to 1"
-    return thinking_error(body) or messages_error(body["messages"])
+    return messages_error(body["messages"]) or thinking_error(body) or cache_control_error(body)
+
+
+def cache_control_error(body: dict[str, Any]) -> str | None:
+    """At most 4 cache breakpoints (blocks of system, messages and tools), each {type: ephemeral, ttl?}."""
+    blocks = [*(body["system"] if isinstance(body.get("system"), list) else []), *(body.get("tools") or [])]
+    for message in body["messages"]:
+        blocks += message["content"] if isinstance(message.get("content"), list) else []
+    marks = [b["cache_control"] for b in blocks if isinstance(b, dict) and b.get("cache_control")]
+    if body.get("cache_control"):
+        marks.append(body["cache_control"])
+    if any(m.get("type") != "ephemeral" or m.get("ttl", "5m") not in ("5m", "1h") for m in marks):
+        return "cache_control: Input tag does not match the expected tags: 'ephemeral' (ttl '5m' or '1h')"
+    if len(marks) > 4:
+        return f"A maximum of 4 blocks with cache_control may be provided. Found {len(marks)}."
+    return None
 
 
 def thinking_error(body: dict[str, Any]) -> str | None:

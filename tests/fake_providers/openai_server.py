@@ -9,6 +9,7 @@ Models: anything unlisted echoes "You said: <last user text>" in pieces (usage 1
 "tool-model" calls the first tool with {"city": "Paris"} (or, after a tool result, answers "The tool
 said: <result>"); "slow-first-byte", "reset-mid-stream", "invalid-json", "rate-limited",
 "server-error", "overloaded", "bad-key", "content-filter" and "unknown-model" fail as their names say;
+Content parts, tool calls and tools with keys OpenAI does not define are refused (400), as the API does.
 "cached-model" echoes with usage details (8 of 11 prompt tokens cached, 3 of 7 completion tokens reasoning).
 `app.state.requests` records every request body, `app.state.urls` every request URL.
 """
@@ -35,6 +36,40 @@ CACHED_USAGE = {**USAGE, "prompt_tokens_details": {"cached_tokens": 8, "audio_to
 TOOL_ARGUMENT_PIECES = ('{"city": ', '"Paris"}')
 _CREATED = 1_700_000_000
 _POLL_S = 0.05
+
+
+_PART_KEYS = {"text": {"type", "text"}, "image_url": {"type", "image_url"},
+              "input_audio": {"type", "input_audio"}, "file": {"type", "file"},
+              "refusal": {"type", "refusal"}}
+_TOOL_CALL_KEYS = {"id", "type", "function"}
+_TOOL_KEYS = {"type", "function"}
+
+
+def _shape_error(body: dict[str, Any]) -> str | None:
+    """OpenAI's schema check of content parts, tool calls and tools: an unknown key is a 400."""
+    for i, message in enumerate(body.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            problem = _unexpected(f"messages[{i}].content[{j}]", part,
+                                  _PART_KEYS.get(str(part.get("type")), set(part)))
+            if problem:
+                return problem
+        for j, call in enumerate(message.get("tool_calls") or [] if isinstance(message, dict) else []):
+            problem = _unexpected(f"messages[{i}].tool_calls[{j}]", call, _TOOL_CALL_KEYS)
+            if problem:
+                return problem
+    for j, tool in enumerate(body.get("tools") or []):
+        problem = _unexpected(f"tools[{j}]", tool, _TOOL_KEYS)
+        if problem:
+            return problem
+    return None
+
+
+def _unexpected(where: str, item: dict[str, Any], allowed: set[str]) -> str | None:
+    extra = set(item) - allowed
+    if not extra:
+        return None
+    return f"{where}: Additional properties are not allowed ('{min(extra)}' was unexpected)"
 
 
 def _error(status: int, message: str, type_: str, code: str | None = None,
@@ -182,6 +217,9 @@ def create_app(expected_key: str = "test-key") -> FastAPI:
         failure = _scripted_error(model, key)
         if failure is not None:
             return failure
+        problem = _shape_error(body)
+        if problem is not None:
+            return _error(400, problem, "invalid_request_error")
         if body.get("stream"):
             return StreamingResponse(_stream(body), media_type="text/event-stream")
         return JSONResponse(_completion(body))
