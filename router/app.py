@@ -19,6 +19,7 @@ from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
+from router.responses.routes import router as responses_router
 from router.routing.build import default_routing
 from router.routing.routes import router as routing_router
 from router.routing.service import RoutingService
@@ -91,7 +92,7 @@ def create_app(
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
-    for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
-                   system_router):
+    for router in (chat_router, anthropic_router, responses_router, embeddings_router, routing_router,
+                   tenancy_router, system_router):
         app.include_router(router)
     return app

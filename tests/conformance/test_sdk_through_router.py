@@ -7,10 +7,8 @@ and Anthropic shapes, prompt-cache and reasoning token counts in usage and in th
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import anthropic
@@ -18,17 +16,10 @@ import httpx
 import openai
 import pytest
 
-from models.availability import Availability
-from models.catalogue import ModelEntry, load_catalogue
-from router.app import create_app
-from router.registry import ModelRegistry
-from router.routing.build import default_routing
-from serving.remote.registry import ProviderClients, create_remote_engine
-from tests.fake_providers.runner import serve_app
-from tests.fakes import DEFAULT_QUALITY, ScriptedFeatures, TableQuality
+from tests.conformance.harness import Route, fake_apps, served_router
 
 # catalogue id -> (fake module, path under the fake's root, the fake's scripted model)
-ROUTES = {
+ROUTES: dict[str, Route] = {
     "gemini/gemini-3.5-flash": ("gemini_server", "", "gemini-3-tool-model"),
     "gemini/gemini-3.8-flash": ("gemini_server", "", "cached-model"),
     "openai/gpt-6.2-sol": ("openai_server", "/v1", "cached-model"),
@@ -39,40 +30,17 @@ WEATHER = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 ANTHROPIC_WEATHER = {"name": "get_weather", "description": "Weather in a city",
                      "input_schema": WEATHER["function"]["parameters"]}  # type: ignore[index]
-ENV = {"OPENAI_API_KEY": "test-key", "ANTHROPIC_API_KEY": "test-key", "GEMINI_API_KEY": "test-key"}
-
-
-def _pointed_at(entry: ModelEntry, base_url: str, model: str) -> ModelEntry:
-    assert entry.remote is not None
-    remote = entry.remote.model_copy(update={"base_url": base_url, "model": model})
-    return entry.model_copy(update={"remote": remote})
 
 
 @pytest.fixture(scope="module")
-def fake_apps() -> dict[str, Any]:
-    """The fake provider apps by module name (their `state.requests` record what reached them)."""
-    modules = {name: importlib.import_module(f"tests.fake_providers.{name}")
-               for name, _, _ in ROUTES.values()}
-    return {name: module.create_app(expected_key="test-key") for name, module in modules.items()}
+def apps() -> dict[str, Any]:
+    return fake_apps(ROUTES)
 
 
 @pytest.fixture(scope="module")
-def router(fake_apps: dict[str, Any]) -> Iterator[str]:
-    """The router's root URL; each catalogue model in ROUTES calls its fake's scripted model."""
-    catalogue = load_catalogue()
-    with ExitStack() as stack:
-        fakes = {module: stack.enter_context(serve_app(app)) for module, app in fake_apps.items()}
-        entries = {m: _pointed_at(catalogue.get(m), fakes[module] + path, upstream)  # type: ignore[arg-type]
-                   for m, (module, path, upstream) in ROUTES.items()}
-        clients = ProviderClients()
-        engines = {m: create_remote_engine(e, clients, ENV) for m, e in entries.items()}
-        availabilities = [Availability(entries.get(e.id, e), e.id in entries,
-                                       None if e.id in entries else "off") for e in catalogue.models]
-        registry = ModelRegistry(availabilities, engines, {})
-        routing = default_routing(registry, features=ScriptedFeatures(),
-                                  quality=TableQuality(DEFAULT_QUALITY))  # type: ignore[arg-type]
-        app = create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing)
-        yield stack.enter_context(serve_app(app))
+def router(apps: dict[str, Any]) -> Iterator[str]:
+    with served_router(ROUTES, apps) as url:
+        yield url
 
 
 @pytest.fixture
@@ -191,14 +159,14 @@ def test_thinking_streams_as_reasoning_content_in_openai_chunks(router: str) -> 
 
 
 def test_cache_breakpoints_reach_anthropic_from_v1_messages(claude: anthropic.Anthropic,
-                                                            fake_apps: dict[str, Any]) -> None:
+                                                            apps: dict[str, Any]) -> None:
     mark: Any = {"type": "ephemeral", "ttl": "1h"}
     claude.messages.create(  # type: ignore[call-overload]
         model="anthropic/claude-sonnet-5-5", max_tokens=100, cache_control={"type": "ephemeral"},
         system=[{"type": "text", "text": "A long, stable system prompt.", "cache_control": mark}],
         tools=[{**ANTHROPIC_WEATHER, "cache_control": mark}],
         messages=[{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": mark}]}])
-    sent = fake_apps["anthropic_server"].state.requests[-1]
+    sent = apps["anthropic_server"].state.requests[-1]
     assert sent["system"] == [{"type": "text", "text": "A long, stable system prompt.",
                                "cache_control": mark}]
     assert sent["tools"][0]["cache_control"] == mark
@@ -207,19 +175,19 @@ def test_cache_breakpoints_reach_anthropic_from_v1_messages(claude: anthropic.An
 
 
 def test_cache_breakpoints_in_chat_parts_reach_anthropic_and_not_openai(oai: openai.OpenAI,
-                                                                        fake_apps: dict[str, Any]) -> None:
+                                                                        apps: dict[str, Any]) -> None:
     mark: Any = {"type": "ephemeral"}
     messages: Any = [
         {"role": "system", "content": [{"type": "text", "text": "Be brief.", "cache_control": mark}]},
         {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": mark}]}]
     oai.chat.completions.create(model="anthropic/claude-sonnet-5-5", messages=messages)
-    sent = fake_apps["anthropic_server"].state.requests[-1]
+    sent = apps["anthropic_server"].state.requests[-1]
     assert sent["system"][0]["cache_control"] == mark
     assert sent["messages"][0]["content"][0]["cache_control"] == mark
     # OpenAI caches prompt prefixes by itself and refuses unknown keys in parts: the hint is dropped.
     reply = oai.chat.completions.create(model="openai/gpt-6.2-sol", messages=messages)
     assert reply.choices[0].message.content == "You said: hi"
-    assert "cache_control" not in json.dumps(fake_apps["openai_server"].state.requests[-1])
+    assert "cache_control" not in json.dumps(apps["openai_server"].state.requests[-1])
 
 
 def test_too_many_cache_breakpoints_are_anthropics_400(claude: anthropic.Anthropic) -> None:
