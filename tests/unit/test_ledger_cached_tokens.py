@@ -22,9 +22,9 @@ async def _record(db_url: str, *records: tuple[str, int, int, int, int, float]) 
     writer = LedgerWriter(db)
     writer.start()
     for n, (model, prompt, cached, completion, reasoning, cost) in enumerate(records):
-        await writer.record(LedgerRecord(datetime.now(UTC), f"r-{n}", "acme", None, "responses", model, "openai",
-                                         prompt, completion, cost, "USD", 5.0, "requested", None, 200, None,
-                                         cached_tokens=cached, reasoning_tokens=reasoning))
+        await writer.record(LedgerRecord(
+            datetime.now(UTC), f"r-{n}", "acme", None, "responses", model, "openai", prompt, completion, cost,
+            "USD", 5.0, "requested", None, 200, None, cached_tokens=cached, reasoning_tokens=reasoning))
     writer.close()
     db.close()
 
