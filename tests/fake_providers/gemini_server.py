@@ -210,8 +210,9 @@ def _merge(responses: list[Json]) -> Json:
     if "candidates" not in merged:
         return merged
     parts = [p for r in responses for p in (r["candidates"][0].get("content") or {}).get("parts", [])]
-    text = "".join(p["text"] for p in parts if "text" in p)
-    joined = ([{"text": text}] if text else []) + [p for p in parts if "text" not in p]
+    thoughts = [p for p in parts if p.get("thought")]  # thought summaries stay parts of their own
+    text = "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
+    joined = thoughts + ([{"text": text}] if text else []) + [p for p in parts if "text" not in p]
     candidate = dict(merged["candidates"][0])
     if joined:
         candidate["content"] = {"parts": joined, "role": "model"}
