@@ -49,9 +49,11 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments: str = ""
-    # An opaque token the provider wants back with this call on the next turn (Gemini 3's
-    # `thoughtSignature`); clients carry it as the call's `extra_content.google.thought_signature`.
-    signature: str | None = None
+    # What the provider wants back with this call on the next turn, by provider: Gemini 3's thought
+    # signature ({"google": {"thought_signature": ...}}, where Google's own OpenAI-compatible endpoint
+    # puts it) or Claude's signed thinking blocks ({"anthropic": {"thinking": [...]}}). Clients carry
+    # it, opaque, as the tool call's `extra_content` and send it back unchanged.
+    extra: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

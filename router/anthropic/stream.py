@@ -59,7 +59,8 @@ def anthropic_usage(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def _extra(call: dict[str, Any]) -> dict[str, Any]:
-    """A provider signature the client must send back with this tool_use block (Gemini 3), kept in the
+    """What the provider wants back with this tool_use block (Gemini 3's signature, Claude's signed
+    thinking), kept in the
     same opaque `extra_content` field as on the OpenAI tool call."""
     return {"extra_content": call["extra_content"]} if call.get("extra_content") else {}
 

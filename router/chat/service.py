@@ -165,15 +165,9 @@ def _tool_call_delta(d: ToolCallDelta) -> dict[str, Any]:
         piece["type"] = "function"
     if d.name is not None:
         piece["function"]["name"] = d.name
-    if d.signature is not None:
-        piece["extra_content"] = signature_extra(d.signature)
+    if d.extra:
+        piece["extra_content"] = dict(d.extra)
     return piece
-
-
-def signature_extra(signature: str) -> dict[str, Any]:
-    """Where a tool call carries its provider signature for the client to send back (Gemini 3's
-    thought signature; the same place Google's OpenAI-compatible endpoint uses)."""
-    return {"google": {"thought_signature": signature}}
 
 
 class ToolCallAssembler:
@@ -193,8 +187,8 @@ class ToolCallAssembler:
                 call["id"] = d.id
             if d.name is not None:
                 call["function"]["name"] = d.name
-            if d.signature is not None:
-                call["extra_content"] = signature_extra(d.signature)
+            if d.extra:
+                call["extra_content"] = dict(d.extra)
             call["function"]["arguments"] += d.arguments
 
     def result(self) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ Thinking: our `thinking` request field (Anthropic's own shape: {"type": "enabled
 with N >= 1024 and below max_tokens, {"type": "adaptive"} or {"type": "disabled"}) is passed through;
 OpenAI's `reasoning_effort` becomes `output_config.effort` (minimal -> low; none -> thinking disabled).
 Thinking blocks come back as reasoning text (`ChatChunk.reasoning`), not as answer text, and
-`output_tokens_details.thinking_tokens` as reasoning tokens.
+`output_tokens_details.thinking_tokens` as reasoning tokens. A turn's signed thinking blocks ride on its
+first tool call (`extra_content.anthropic.thinking`) and lead the assistant turn when it comes back,
+as Claude requires for tool use with thinking on.
 
 How an OpenAI chat request is translated:
 - system/developer messages → top-level `system` (joined in order; their position in the chat is lost).
@@ -303,12 +305,25 @@ def _image(image_url: Any, *, vision: bool) -> dict[str, Any]:
 
 
 def _assistant_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    blocks = _text_block(_text_only(message.get("content"), "assistant"))
+    blocks = _signed_thinking(message.get("tool_calls") or [])
+    blocks += _text_block(_text_only(message.get("content"), "assistant"))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
                        "input": _arguments(function.get("arguments"))})
     return blocks
+
+
+def _signed_thinking(calls: list[Any]) -> list[dict[str, Any]]:
+    """The signed thinking blocks a tool call brought back (`extra_content.anthropic.thinking`); they
+    lead the assistant turn, as Claude requires when thinking is on."""
+    for call in calls:
+        extra = call.get("extra_content") if isinstance(call, Mapping) else None
+        anthropic = extra.get("anthropic") if isinstance(extra, Mapping) else None
+        blocks = anthropic.get("thinking") if isinstance(anthropic, Mapping) else None
+        if isinstance(blocks, list) and all(isinstance(b, Mapping) for b in blocks):
+            return [dict(b) for b in blocks]
+    return []
 
 
 def _arguments(arguments: Any) -> dict[str, Any]:
@@ -413,6 +428,7 @@ class _Stream:
     input_tokens: dict[str, int] = field(default_factory=dict)  # uncached, cache writes, cache reads
     output_tokens: int = 0
     thinking_tokens: int = 0  # of output_tokens (usage.output_tokens_details.thinking_tokens)
+    thinking: dict[int, dict[str, Any]] = field(default_factory=dict)  # signed thinking blocks by index
     stop_reason: str | None = None
     started: bool = False
 
@@ -515,21 +531,36 @@ def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[C
         return [] if state.json_tool else _text_chunk(str(block.get("text", "")))
     if block["type"] == "thinking":
         thinking = str(block.get("thinking") or "")
+        state.thinking[index] = {"type": "thinking", "thinking": thinking,
+                                 "signature": str(block.get("signature") or "")}
         return [ChatChunk(reasoning=thinking)] if thinking else []
+    if block["type"] == "redacted_thinking":
+        state.thinking[index] = {"type": "redacted_thinking", "data": block.get("data")}
+        return []
     if block["type"] != "tool_use":
-        return []  # redacted thinking, server tools, ...: not part of an OpenAI answer
+        return []  # server tools, ...: not part of an OpenAI answer
     if block["name"] == state.json_tool:
         state.json_blocks.add(index)
         return []
+    # NOTE: with thinking on, Claude wants this turn's signed thinking blocks back before its tool_use
+    # blocks on the next request; they ride, opaque, on the first tool call.
+    extra = {"anthropic": {"thinking": [state.thinking[i] for i in sorted(state.thinking)]}} \
+        if state.thinking and not state.tools else None
     state.tools[index] = len(state.tools)
-    return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], id=block["id"], name=block["name"]),))]
+    return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], id=block["id"], name=block["name"],
+                                                extra=extra),))]
 
 
 def _block_delta(state: _Stream, index: int, delta: Mapping[str, Any]) -> list[ChatChunk]:
     if delta["type"] == "text_delta":
         return [] if state.json_tool else _text_chunk(str(delta["text"]))
     if delta["type"] == "thinking_delta":
+        if index in state.thinking:
+            state.thinking[index]["thinking"] += str(delta["thinking"])
         return [ChatChunk(reasoning=str(delta["thinking"]))] if delta["thinking"] else []
+    if delta["type"] == "signature_delta" and index in state.thinking:
+        state.thinking[index]["signature"] = str(delta["signature"])
+        return []
     if delta["type"] != "input_json_delta" or not delta["partial_json"]:
         return []
     fragment = str(delta["partial_json"])

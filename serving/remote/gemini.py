@@ -419,9 +419,11 @@ class _StreamState:
             call = part["functionCall"]
             signature = part.get("thoughtSignature")
             # NOTE: Gemini 3 refuses the next turn if this call comes back without its signature.
+            extra = {"google": {"thought_signature": signature}} if isinstance(signature, str) and signature \
+                else None
             delta = ToolCallDelta(index=self.calls, id=str(call.get("id") or f"call_{self.calls}"),
                                   name=str(call["name"]), arguments=json.dumps(call.get("args") or {}),
-                                  signature=signature if isinstance(signature, str) and signature else None)
+                                  extra=extra)
             self.calls += 1
             return ChatChunk(tool_calls=(delta,))
         text = part.get("text")

@@ -220,3 +220,50 @@ def test_temperature_to_claude_is_a_clear_400(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="2026-10-21"):
         oai.chat.completions.create(model="anthropic/claude-sonnet-5-5", temperature=0.2,
                                     messages=[{"role": "user", "content": "hi"}])
+
+
+@pytest.fixture(scope="module")
+def thinking_router(apps: dict[str, Any]) -> Iterator[str]:
+    with served_router({"anthropic/claude-opus-5-5": ("anthropic_server", "", "thinking-tool-model")},
+                       {"anthropic_server": apps["anthropic_server"]}) as url:
+        yield url
+
+
+def test_claude_thinking_with_tools_over_two_turns_through_chat(thinking_router: str,
+                                                                apps: dict[str, Any]) -> None:
+    """Claude's signed thinking rides on the first tool call and leads the assistant turn it comes back in."""
+    with openai.OpenAI(base_url=thinking_router + "/v1", api_key="unused", max_retries=0) as client:
+        ask: Any = {"model": "anthropic/claude-opus-5-5", "tools": [WEATHER], "max_tokens": 4000,
+                    "extra_body": {"thinking": {"type": "enabled", "budget_tokens": 2048}}}
+        messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+        first = client.chat.completions.create(messages=messages, **ask)
+        message = first.choices[0].message
+        assert (message.model_extra or {})["reasoning_content"] == "I should call the tool."
+        call: Any = message.tool_calls[0]  # type: ignore[index]
+        result: Any = {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"}
+        second = client.chat.completions.create(messages=[*messages, message, result], **ask)
+        assert second.choices[0].message.content == "The tool said: sunny, 21 C"
+        sent = apps["anthropic_server"].state.requests[-1]["messages"][1]["content"]
+        assert [b["type"] for b in sent] == ["thinking", "tool_use"]
+        stripped = message.model_dump(exclude_none=True)
+        stripped["tool_calls"][0].pop("extra_content")
+        with pytest.raises(openai.BadRequestError, match="must start with a thinking block"):
+            client.chat.completions.create(messages=[*messages, stripped, result], **ask)
+
+
+def test_claude_thinking_with_tools_over_two_turns_through_v1_messages(thinking_router: str,
+                                                                       apps: dict[str, Any]) -> None:
+    with anthropic.Anthropic(base_url=thinking_router, api_key="unused", max_retries=0) as client:
+        ask: Any = {"model": "anthropic/claude-opus-5-5", "max_tokens": 4000, "tools": [ANTHROPIC_WEATHER],
+                    "thinking": {"type": "enabled", "budget_tokens": 2048}}
+        messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+        first = client.messages.create(messages=messages, **ask)
+        assert [b.type for b in first.content] == ["thinking", "tool_use"]
+        use: Any = first.content[1]
+        messages += [{"role": "assistant", "content": first.content},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
+                                                   "content": "sunny, 21 C"}]}]
+        second = client.messages.create(messages=messages, **ask)
+    assert second.content[0].type == "text" and second.content[0].text == "The tool said: sunny, 21 C"
+    sent = apps["anthropic_server"].state.requests[-1]["messages"][1]["content"]
+    assert sent[0]["type"] == "thinking" and sent[0]["thinking"] == "I should call the tool."

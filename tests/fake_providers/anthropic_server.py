@@ -19,6 +19,9 @@ Models:
 - "cached-model": a thinking block (thinking_delta pieces, then signature_delta), then the echo; usage
   3 uncached + 8 cache-read input tokens, 7 output tokens of which 3 thinking
   (`output_tokens_details.thinking_tokens`).
+- "thinking-tool-model": as "tool-model", but the tool_use comes after a signed thinking block. With
+  thinking on, the API's rule holds: the last assistant turn with tool_use must start with its signed
+  thinking block, else 400.
 - "max-tokens": echo, stop_reason max_tokens.
 - "content-filter": a short text, stop_reason refusal.
 - "overloaded-mid-stream": one text piece, then an `error` event (overloaded_error).
@@ -130,7 +133,10 @@ def script_for(body: dict[str, Any]) -> Script:
     model, messages = body["model"], body["messages"]
     echo = (Block("text", pieces(f"You said: {last_user_text(messages)}")),)
     tools = body.get("tools") or []
-    if model == "tool-model":
+    if model == "thinking-tool-model" and tools and last_tool_result(messages) is None:
+        return Script((Block("thinking", ("I should ", "call the tool.")), tool_use(tools[0]["name"], 1)),
+                      "tool_use")
+    if model in ("tool-model", "thinking-tool-model"):
         result = last_tool_result(messages)
         if result is not None:
             return Script((Block("text", pieces(f"The tool said: {result}")),), "end_turn")
@@ -227,7 +233,26 @@ def validation_error(body: Any) -> str | None:
         return "max_tokens: Input should be a positive integer"
     if not 0 <= body.get("temperature", 0) <= 1:
         return "temperature: Input should be less than or equal to 1"
-    return messages_error(body["messages"]) or thinking_error(body) or cache_control_error(body)
+    return (messages_error(body["messages"]) or thinking_error(body) or cache_control_error(body)
+            or thinking_blocks_error(body))
+
+
+def thinking_blocks_error(body: dict[str, Any]) -> str | None:
+    """With thinking on, the last assistant turn that used tools starts with its signed thinking."""
+    if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive"):
+        return None
+    turns = [m for m in body["messages"] if m["role"] == "assistant" and isinstance(m["content"], list)
+             and any(b.get("type") == "tool_use" for b in m["content"])]
+    if not turns:
+        return None
+    first = turns[-1]["content"][0]
+    if first.get("type") not in ("thinking", "redacted_thinking"):
+        return (f"messages.{body['messages'].index(turns[-1])}.content.0.type: Expected `thinking` or "
+                f"`redacted_thinking`, but found `{first.get('type')}`. When `thinking` is enabled, a final "
+                "`assistant` message must start with a thinking block")
+    if first.get("type") == "thinking" and first.get("signature") != THINKING_SIGNATURE:
+        return "Invalid `signature` in `thinking` block"
+    return None
 
 
 def cache_control_error(body: dict[str, Any]) -> str | None:
