@@ -239,7 +239,7 @@ def test_claude_thinking_with_tools_over_two_turns_through_chat(thinking_router:
         first = client.chat.completions.create(messages=messages, **ask)
         message = first.choices[0].message
         assert (message.model_extra or {})["reasoning_content"] == "I should call the tool."
-        call: Any = message.tool_calls[0]  # type: ignore[index]
+        call: Any = message.tool_calls[0]
         result: Any = {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"}
         second = client.chat.completions.create(messages=[*messages, message, result], **ask)
         assert second.choices[0].message.content == "The tool said: sunny, 21 C"
