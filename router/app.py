@@ -20,6 +20,7 @@ from router.http import install_error_handlers
 from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
 from router.responses.routes import router as responses_router
+from router.responses.store import ResponseStore
 from router.routing.build import default_routing
 from router.routing.routes import router as routing_router
 from router.routing.service import RoutingService
@@ -43,6 +44,7 @@ def create_app(
     routing: Callable[[TelemetrySampler, RouterMetrics], RoutingService] | None = None,
     tenancy: TenancyService | None = None,
     admin_key: str | None = None,
+    response_store: ResponseStore | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
@@ -52,7 +54,8 @@ def create_app(
     configuration, quality table and request classifier (see `router.routing.build`).
     `tenancy` authenticates callers, applies their policies, limits and budgets, the ban list and the
     cost ledger; by default open access (no keys) with a ledger in a throwaway SQLite file. `admin_key`
-    enables the admin API.
+    enables the admin API. `response_store` keeps Responses API answers for `previous_response_id`
+    (without one, that parameter is refused).
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
@@ -89,6 +92,7 @@ def create_app(
     app.state.routing = routing_service
     app.state.tenancy = tenancy_service
     app.state.admin_key = admin_key
+    app.state.response_store = response_store
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)

@@ -75,6 +75,8 @@ class ResponseBuilder:
         self._seq = 0
         self.usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
+        self.failed = False
+        self.stored = False  # whether the answer is kept for previous_response_id
 
     # --- events -----------------------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class ResponseBuilder:
         return [*events, self.event(kind, response=self.response(status))]
 
     def fail(self, error: dict[str, Any]) -> list[Event]:
+        self.failed = True
         events = self._close_open()
         code = str(error.get("code") or error.get("type") or "server_error")
         message = str(error.get("message") or "the model failed mid-answer")
@@ -184,6 +187,17 @@ class ResponseBuilder:
             events.append(self.event("response.output_item.done", output_index=index, item=item.body()))
         return events
 
+    def assistant_message(self) -> dict[str, Any]:
+        """The answer as one Chat assistant message (what a stored conversation keeps)."""
+        text = "".join(i.text for i in self.items if i.kind == "message")
+        calls = [{"id": i.call_id, "type": "function", "function": {"name": i.name, "arguments": i.text},
+                  **({"extra_content": i.extra["extra_content"]} if i.extra else {})}
+                 for i in self.items if i.kind == "function_call"]
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = calls
+        return message
+
     # --- the response object ------------------------------------------------------------------------
 
     def response(self, status: str) -> dict[str, Any]:
@@ -196,7 +210,8 @@ class ResponseBuilder:
             "error": None, "incomplete_details": incomplete, "instructions": req.instructions,
             "max_output_tokens": req.max_output_tokens,
             "parallel_tool_calls": req.parallel_tool_calls is not False,
-            "previous_response_id": None, "reasoning": req.reasoning, "store": False,
+            "previous_response_id": req.previous_response_id, "reasoning": req.reasoning,
+            "store": self.stored,
             "temperature": req.temperature, "top_p": req.top_p,
             "text": req.text or {"format": {"type": "text"}},
             "tool_choice": req.tool_choice or "auto", "tools": req.tools or [], "truncation": "disabled",

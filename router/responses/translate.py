@@ -8,7 +8,9 @@ back in Chat Completions). `instructions` -> a system message, `max_output_token
 `max_completion_tokens`, `reasoning.effort` -> `reasoning_effort`, `text.format` -> `response_format`,
 function tools (flat, as Responses writes them) -> chat tools. Hosted tools (web search, file search,
 computer use, ...) and fields that would change the answer but have no counterpart are refused (400).
-`previous_response_id` needs a response store, which this router does not keep: refused (400).
+`previous_response_id` needs a response store (`router.responses.store`); without one it is refused
+(400), with one the stored conversation comes before the new input (instructions are not carried over,
+as OpenAI does).
 """
 
 from __future__ import annotations
@@ -28,16 +30,17 @@ _NEUTRAL_FIELDS = frozenset({"truncation", "service_tier", "prompt_cache_key", "
 _IMAGE_DETAIL = frozenset({"auto", "low", "high"})
 
 
-def to_chat_request(req: ResponsesRequest) -> dict[str, Any]:
-    """The Chat Completions body that asks the same thing; `InvalidRequest` for what cannot be asked."""
+def to_chat_request(req: ResponsesRequest, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The Chat Completions body that asks the same thing; `InvalidRequest` for what cannot be asked.
+    `history` is the stored conversation `previous_response_id` names (None: no store)."""
     _refuse_unknown(req)
-    if req.previous_response_id is not None:
+    if req.previous_response_id is not None and history is None:
         raise InvalidRequest("previous_response_id needs a response store, and this Stellwerk keeps none; "
                              "send the whole conversation in `input`", param="previous_response_id")
     messages: list[dict[str, Any]] = []
     if req.instructions:
         messages.append({"role": "system", "content": req.instructions})
-    messages += _messages(req.input)
+    messages += (history or []) + _messages(req.input)
     body: dict[str, Any] = {"model": req.model, "messages": messages}
     for ours, value in (("max_completion_tokens", req.max_output_tokens), ("temperature", req.temperature),
                         ("top_p", req.top_p), ("parallel_tool_calls", req.parallel_tool_calls),

@@ -77,6 +77,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE ledger ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE ledger ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0",
     )),
+    Migration(5, "stored responses (previous_response_id)", (
+        "CREATE TABLE stored_responses (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
+        "created_at_us BIGINT NOT NULL, model TEXT NOT NULL, messages TEXT NOT NULL)",
+        "CREATE INDEX stored_responses_tenant ON stored_responses (tenant, created_at_us)",
+    )),
 )
 
 

@@ -36,7 +36,7 @@ def _pointed_at(entry: ModelEntry, base_url: str, model: str) -> ModelEntry:
 
 
 @contextmanager
-def served_router(routes: Mapping[str, Route], apps: Mapping[str, Any]) -> Iterator[str]:
+def served_router(routes: Mapping[str, Route], apps: Mapping[str, Any], **app_options: Any) -> Iterator[str]:
     """The router's root URL; each catalogue model in `routes` calls its fake's scripted model."""
     catalogue = load_catalogue()
     with ExitStack() as stack:
@@ -50,5 +50,5 @@ def served_router(routes: Mapping[str, Route], apps: Mapping[str, Any]) -> Itera
         registry = ModelRegistry(availabilities, engines, {})
         routing = default_routing(registry, features=ScriptedFeatures(),
                                   quality=TableQuality(DEFAULT_QUALITY))  # type: ignore[arg-type]
-        app = create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing)
+        app = create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing, **app_options)
         yield stack.enter_context(serve_app(app))

@@ -9,6 +9,8 @@ import httpx
 import openai
 import pytest
 
+from router.responses.store import ResponseStore
+from router.store import Database
 from tests.conformance.harness import Route, fake_apps, served_router
 
 ROUTES: dict[str, Route] = {
@@ -128,3 +130,63 @@ def test_what_cannot_be_honoured_is_a_400(router: str, extra: dict[str, Any], pa
 def test_previous_response_id_is_a_bad_request_for_the_sdk(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="response store"):
         client.responses.create(model="openai/gpt-6.2-sol", input="hi", previous_response_id="resp_1")
+
+
+# --- previous_response_id with a response store ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A router with a response store in its database, and the fake apps behind it."""
+    db = Database.open(None, default_path=tmp_path_factory.mktemp("store") / "stellwerk.db")
+    apps = fake_apps(ROUTES)
+    try:
+        with served_router(ROUTES, apps, response_store=ResponseStore(db)) as url:
+            yield url, apps
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_previous_response_id_continues_the_stored_conversation(stored: tuple[str, dict[str, Any]],
+                                                                stream: bool) -> None:
+    url, apps = stored
+    with openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0) as client:
+        first: Any
+        if stream:
+            with client.responses.stream(model="openai/gpt-6.2-sol", input="My name is Ada.") as s:
+                first = s.get_final_response()
+        else:
+            first = client.responses.create(model="openai/gpt-6.2-sol", input="My name is Ada.",
+                                            instructions="Be brief.")
+        assert first.to_dict()["store"] is True
+        second = client.responses.create(model="openai/gpt-6.2-sol", input="What is my name?",
+                                         previous_response_id=first.id)
+    assert second.output_text == "You said: What is my name?"
+    assert second.previous_response_id == first.id
+    sent = apps["openai_server"].state.requests[-1]["messages"]
+    assert [(m["role"], m["content"]) for m in sent] == [
+        ("user", "My name is Ada."), ("assistant", "You said: My name is Ada."),
+        ("user", "What is my name?")]
+
+
+def test_unstored_or_unknown_responses_cannot_be_continued(stored: tuple[str, dict[str, Any]]) -> None:
+    url, _ = stored
+    with openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0) as client:
+        unstored = client.responses.create(model="openai/gpt-6.2-sol", input="hi", store=False)
+        assert unstored.to_dict()["store"] is False
+        for previous in (unstored.id, "resp_nosuchthing"):
+            with pytest.raises(openai.BadRequestError, match="not found"):
+                client.responses.create(model="openai/gpt-6.2-sol", input="again",
+                                        previous_response_id=previous)
+
+
+async def test_a_tenant_never_reads_another_tenants_stored_response(tmp_path: Any) -> None:
+    db = Database.open(None, default_path=tmp_path / "s.db")
+    try:
+        store = ResponseStore(db)
+        await store.save("acme", "resp_1", "m", [{"role": "user", "content": "secret"}])
+        assert await store.load("acme", "resp_1") == [{"role": "user", "content": "secret"}]
+        assert await store.load("globex", "resp_1") is None
+    finally:
+        db.close()
