@@ -163,6 +163,7 @@ def serve(args: argparse.Namespace) -> int:
     from cluster.telemetry import TelemetrySampler
     from router.app import create_app
     from router.registry import ModelRegistry
+    from router.responses.store import ResponseStore
     from router.routing.build import default_routing
     from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
     from serving.deploy import build_app, model_source, plan_apps
@@ -208,7 +209,8 @@ def serve(args: argparse.Namespace) -> int:
         telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
         app = create_app(registry, {**chat, **embed}, status_provider=status_report,
                          on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
-                         admin_key=os.environ.get(args.admin_key_env) or None)
+                         admin_key=os.environ.get(args.admin_key_env) or None,
+                         response_store=ResponseStore(tenancy.db) if args.store_responses else None)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     finally:
