@@ -17,6 +17,7 @@ from models.yaml_config import read_yaml_model
 
 __all__ = [
     "DEFAULT_CATALOGUE_PATH",
+    "PRICE_MAX_AGE_DAYS",
     "Capabilities",
     "Catalogue",
     "CatalogueError",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 DEFAULT_CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+PRICE_MAX_AGE_DAYS = 90  # `stellwerk models` warns about remote prices read longer ago than this
 
 
 class _Strict(BaseModel):
@@ -94,13 +96,32 @@ class Capabilities(_Strict):
 
 
 class Pricing(_Strict):
-    """Price per million tokens. Local models carry 0 here; their cost comes from the cost model."""
+    """Price per million tokens. Local models carry 0 here; their cost comes from the cost model.
+
+    Reasoning (thinking) tokens are output tokens for every provider and are billed at
+    `output_per_mtok`. A prompt-cache rate left unset bills those tokens at `input_per_mtok`, so a
+    missing rate can overstate a cost but never understate it."""
 
     currency: Literal["USD", "EUR"] = "USD"
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(
+        default=None, ge=0, description="Prompt tokens read from the provider's prompt cache.")
+    cache_write_per_mtok: float | None = Field(
+        default=None, ge=0, description="Prompt tokens written to the cache (Anthropic's 5-minute "
+                                        "cache write; OpenAI's 30-minute cache write).")
     as_of: dt.date | None = Field(default=None, description="When the published price was read.")
-    source: str | None = None
+    source: str | None = Field(default=None, description="The page the price was read from; say so "
+                                                         "when it is not the provider's own page.")
+
+    def age_days(self, today: dt.date) -> int | None:
+        """Days since the price was read, or None when the entry carries no date."""
+        return None if self.as_of is None else (today - self.as_of).days
+
+    def is_stale(self, today: dt.date) -> bool:
+        """A remote price older than `PRICE_MAX_AGE_DAYS` should be checked again."""
+        age = self.age_days(today)
+        return age is not None and age > PRICE_MAX_AGE_DAYS
 
 
 class Residency(_Strict):

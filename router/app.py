@@ -24,6 +24,8 @@ from router.http import install_error_handlers
 from router.metrics import RouterMetrics
 from router.observe import observe
 from router.registry import ModelRegistry
+from router.responses.routes import router as responses_router
+from router.responses.store import ResponseStore
 from router.routing.build import default_routing
 from router.routing.routes import router as routing_router
 from router.routing.service import RoutingService
@@ -51,6 +53,7 @@ def create_app(
     tracing: Tracing | None = None,
     streams: StreamSettings | None = None,
     limits: EdgeLimits | None = None,
+    response_store: ResponseStore | None = None,
 ) -> FastAPI:
     """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
 
@@ -63,6 +66,8 @@ def create_app(
     enables the admin API. `tracing` (off by default) traces every API request (see `router.tracing`).
     `streams` bounds streamed answers (per-tenant cap, deadline, write timeout);
     `limits` bounds requests at the edge (body size, body read time), see `router.edge`.
+    `response_store` keeps Responses API answers for `previous_response_id`
+    (without one, that parameter is refused).
     """
     metrics = metrics or RouterMetrics()
     telemetry = telemetry or TelemetrySampler(
@@ -103,13 +108,14 @@ def create_app(
     app.state.tenancy = tenancy_service
     app.state.admin_key = admin_key
     app.state.stream_settings = streams or StreamSettings()
+    app.state.response_store = response_store
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
     if tracing is not None:
         app.add_middleware(TracingMiddleware, tracing=tracing)
     app.add_middleware(EdgeGuard, limits=limits or EdgeLimits())
-    for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
-                   system_router, console_router):
+    for router in (chat_router, anthropic_router, responses_router, embeddings_router, routing_router,
+                   tenancy_router, system_router, console_router):
         app.include_router(router)
     return app

@@ -1,4 +1,9 @@
-"""What a request cost: usage times the catalogue's prices (per million tokens)."""
+"""What a request cost: usage times the catalogue's prices (per million tokens).
+
+Prompt tokens split three ways: read from the provider's prompt cache (`cached_input_per_mtok`),
+written to it (`cache_write_per_mtok`), and the rest at `input_per_mtok`; an unset cache rate falls back
+to the input rate. Completion tokens, reasoning included, are billed at `output_per_mtok`.
+"""
 
 from __future__ import annotations
 
@@ -11,4 +16,8 @@ __all__ = ["request_cost"]
 def request_cost(entry: ModelEntry, usage: Usage) -> float:
     """Cost in the entry's currency. Local models carry price 0 until the cost model prices them."""
     p = entry.pricing
-    return (usage.prompt_tokens * p.input_per_mtok + usage.completion_tokens * p.output_per_mtok) / 1e6
+    cached_rate = p.input_per_mtok if p.cached_input_per_mtok is None else p.cached_input_per_mtok
+    write_rate = p.input_per_mtok if p.cache_write_per_mtok is None else p.cache_write_per_mtok
+    uncached = max(0, usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens)
+    return (uncached * p.input_per_mtok + usage.cached_tokens * cached_rate
+            + usage.cache_write_tokens * write_rate + usage.completion_tokens * p.output_per_mtok) / 1e6

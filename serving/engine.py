@@ -25,8 +25,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Usage:
+    """Token counts as OpenAI reports them: `prompt_tokens` includes the cached and cache-written
+    tokens, `completion_tokens` includes the reasoning (thinking) tokens, which every provider bills
+    as output."""
+
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache
+    cache_write_tokens: int = 0  # prompt tokens written to the cache (Anthropic bills them apart)
+    reasoning_tokens: int = 0  # completion tokens spent thinking
 
     @property
     def total_tokens(self) -> int:
@@ -42,6 +49,11 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    # What the provider wants back with this call on the next turn, by provider: Gemini 3's thought
+    # signature ({"google": {"thought_signature": ...}}, where Google's own OpenAI-compatible endpoint
+    # puts it) or Claude's signed thinking blocks ({"anthropic": {"thinking": [...]}}). Clients carry
+    # it, opaque, as the tool call's `extra_content` and send it back unchanged.
+    extra: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class ChatChunk:
     finish_reason: str | None = None
     usage: Usage | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    reasoning: str = ""  # thinking text, where the provider returns it (not part of the answer)
 
 
 @dataclass(frozen=True)

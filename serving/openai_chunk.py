@@ -73,10 +73,16 @@ def _finish_reason(raw: object) -> str | None:
 
 
 def _usage(raw: object) -> Usage | None:
+    """Usage with OpenAI's details: cached (and cache-written) prompt tokens, reasoning tokens."""
     if not isinstance(raw, Mapping):
         return None
+    prompt = _object(raw.get("prompt_tokens_details") or {})
+    completion = _object(raw.get("completion_tokens_details") or {})
     return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
-                 completion_tokens=int(raw.get("completion_tokens") or 0))
+                 completion_tokens=int(raw.get("completion_tokens") or 0),
+                 cached_tokens=int(prompt.get("cached_tokens") or 0),
+                 cache_write_tokens=int(prompt.get("cache_write_tokens") or 0),
+                 reasoning_tokens=int(completion.get("reasoning_tokens") or 0))
 
 
 def _object(value: object) -> Mapping[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -36,19 +37,29 @@ def _cache_root(arg: Path | None) -> Path:
     return arg or default_cache_root()
 
 
-def models(args: argparse.Namespace) -> int:
+def models(args: argparse.Namespace, today: dt.date | None = None) -> int:
     from cluster.gpu import NvmlReader
+    from stellwerk_cli.prices import price_json, price_line, stale_warning
 
+    day = today or dt.date.today()
     rows = _availabilities(args.catalogue, NvmlReader().count())
     if args.json:
         print(json.dumps([{"id": a.entry.id, "kind": a.entry.kind, "task": a.entry.task,
                            "provider": a.entry.provider, "available": a.available,
-                           "reason": a.reason} for a in rows], indent=2))
+                           "reason": a.reason, "pricing": price_json(a.entry, day)} for a in rows], indent=2))
         return 0
+    warnings: list[str] = []
     for a in rows:
         mark = "available  " if a.available else "unavailable"
         reason = f"  ({a.reason})" if a.reason else ""
         print(f"{mark}  {a.entry.kind:6}  {a.entry.id:32}{reason}")
+        if a.entry.kind == "remote":
+            print(f"{'':21}{price_line(a.entry, day)}")
+        warning = stale_warning(a.entry, day)
+        if warning is not None:
+            warnings.append(warning)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     return 0
 
 
@@ -156,6 +167,7 @@ def serve(args: argparse.Namespace) -> int:
     from router.app import create_app
     from router.edge import EdgeLimits
     from router.registry import ModelRegistry
+    from router.responses.store import ResponseStore
     from router.routing.build import default_routing
     from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
     from router.server import ServerLimits, run_server
@@ -203,7 +215,8 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(registry, {**chat, **embed}, status_provider=status_report,
                          on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
                          admin_key=os.environ.get(args.admin_key_env) or None, tracing=_tracing(args),
-                         limits=EdgeLimits(max_body_bytes=int(args.max_body_mb * 1024 * 1024)))
+                         limits=EdgeLimits(max_body_bytes=int(args.max_body_mb * 1024 * 1024)),
+                         response_store=ResponseStore(tenancy.db) if args.store_responses else None)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
         run_server(app, args.host, args.port, ServerLimits(max_connections=args.max_connections))
     finally:

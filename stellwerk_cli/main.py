@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--database", default=None, metavar="URL",
                        help="ledger, keys and bans: sqlite:///path or postgresql://... (default: "
                             "$STELLWERK_DATABASE_URL, else ~/.local/share/stellwerk/stellwerk.db)")
+    serve.add_argument("--store-responses", action="store_true",
+                       help="keep /v1/responses answers in the --database so that previous_response_id "
+                            "works (per tenant, on this machine); without it that parameter is refused")
     serve.add_argument("--admin-key-env", default="STELLWERK_ADMIN_KEY", metavar="NAME",
                        help="environment variable holding the admin API key (default STELLWERK_ADMIN_KEY; "
                             "unset: the admin API is off)")

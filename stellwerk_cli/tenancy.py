@@ -192,11 +192,12 @@ def _print_costs(report: dict[str, Any]) -> None:
     if not report["rows"]:
         print("no requests in the ledger for this selection")
         return
-    print(f"{'day':10}  {'tenant':16} {'model':32} {'requests':>8} {'tokens in':>10} {'tokens out':>10} "
-          f"{'cost':>12}")
+    print(f"{'day':10}  {'tenant':16} {'model':32} {'requests':>8} {'tokens in':>10} {'cached':>10} "
+          f"{'tokens out':>10} {'reasoning':>10} {'cost':>12}")
     for r in report["rows"]:
         print(f"{r['day']:10}  {r['tenant']:16} {r['model']:32} {r['requests']:>8} {r['prompt_tokens']:>10} "
-              f"{r['completion_tokens']:>10} {r['cost']:>12.6f} {r['currency']}")
+              f"{r['cached_tokens']:>10} {r['completion_tokens']:>10} {r['reasoning_tokens']:>10} "
+              f"{r['cost']:>12.6f} {r['currency']}")
     base = report["baseline"]
     print()
     for tenant, t in sorted(report["tenants"].items()):

@@ -42,3 +42,9 @@ class MessagesRequest(_Open):
     tools: list[AnthropicTool] | None = None
     tool_choice: ToolChoice | None = None
     metadata: dict[str, Any] | None = None
+    cache_control: dict[str, Any] | None = Field(
+        default=None, description="Automatic prompt caching: a breakpoint on the last cacheable block.")
+    thinking: dict[str, Any] | None = Field(
+        default=None, description="Anthropic's thinking config ({'type': 'enabled', 'budget_tokens': N}, "
+                                  "'adaptive' or 'disabled'); carried to the engine, refused (400) by "
+                                  "engines that cannot think on a budget.")

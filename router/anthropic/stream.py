@@ -10,7 +10,7 @@ from typing import Any
 
 from router.anthropic.translate import STOP_REASONS
 
-__all__ = ["anthropic_error_type", "to_anthropic_events", "to_anthropic_message"]
+__all__ = ["anthropic_error_type", "anthropic_usage", "to_anthropic_events", "to_anthropic_message"]
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                 404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
@@ -30,19 +30,40 @@ def to_anthropic_message(completion: dict[str, Any], msg_id: str) -> dict[str, A
     choice = completion["choices"][0]
     message = choice["message"]
     content: list[dict[str, Any]] = []
+    if message.get("reasoning_content"):
+        content.append({"type": "thinking", "thinking": message["reasoning_content"], "signature": ""})
     if message.get("content"):
         content.append({"type": "text", "text": message["content"]})
     for call in message.get("tool_calls") or []:
         content.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
-                        "input": _json_object(call["function"]["arguments"])})
+                        "input": _json_object(call["function"]["arguments"]), **_extra(call)})
     usage = completion.get("usage") or {}
     return {
         "id": msg_id, "type": "message", "role": "assistant", "model": completion["model"],
         "content": content, "stop_reason": STOP_REASONS.get(choice.get("finish_reason"), "end_turn"),
         "stop_sequence": None,
-        "usage": {"input_tokens": usage.get("prompt_tokens", 0),
-                  "output_tokens": usage.get("completion_tokens", 0)},
+        "usage": anthropic_usage(usage),
     }
+
+
+def anthropic_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic's usage from OpenAI's: `input_tokens` there excludes cache reads and writes."""
+    details = usage.get("prompt_tokens_details") or {}
+    cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
+    out: dict[str, Any] = {"input_tokens": max(0, int(usage.get("prompt_tokens", 0)) - cached - written),
+                           "cache_creation_input_tokens": written, "cache_read_input_tokens": cached,
+                           "output_tokens": usage.get("completion_tokens", 0)}
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if reasoning:
+        out["output_tokens_details"] = {"thinking_tokens": reasoning}
+    return out
+
+
+def _extra(call: dict[str, Any]) -> dict[str, Any]:
+    """What the provider wants back with this tool_use block (Gemini 3's signature, Claude's signed
+    thinking), kept in the
+    same opaque `extra_content` field as on the OpenAI tool call."""
+    return {"extra_content": call["extra_content"]} if call.get("extra_content") else {}
 
 
 def _json_object(arguments: str) -> Any:
@@ -103,13 +124,17 @@ async def to_anthropic_events(openai_events: AsyncGenerator[dict[str, Any], None
         yield item
     yield "message_delta", {"type": "message_delta",
                             "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                            "usage": {"input_tokens": usage.get("prompt_tokens", 0),
-                                      "output_tokens": usage.get("completion_tokens", 0)}}
+                            "usage": anthropic_usage(usage)}
     yield "message_stop", {"type": "message_stop"}
 
 
 def _delta_events(delta: dict[str, Any], blocks: _Blocks) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = []
+    if delta.get("reasoning_content"):
+        events += blocks.switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
+                                               "delta": {"type": "thinking_delta",
+                                                         "thinking": delta["reasoning_content"]}}))
     if delta.get("content"):
         events += blocks.switch("text", {"type": "text", "text": ""})
         events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
@@ -118,7 +143,8 @@ def _delta_events(delta: dict[str, Any], blocks: _Blocks) -> list[tuple[str, dic
         kind = f"tool:{call['index']}"
         if call.get("id"):
             events += blocks.switch(kind, {"type": "tool_use", "id": call["id"],
-                                           "name": call.get("function", {}).get("name", ""), "input": {}})
+                                           "name": call.get("function", {}).get("name", ""), "input": {},
+                                           **_extra(call)})
         arguments = call.get("function", {}).get("arguments")
         if arguments and blocks.open == kind:
             events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,

@@ -7,6 +7,7 @@ from typing import Any
 
 from router.anthropic.schemas import AnthropicMessage, MessagesRequest
 from serving.errors import InvalidRequest
+from serving.remote.anthropic_messages import check_thinking
 
 __all__ = ["STOP_REASONS", "to_openai_request"]
 
@@ -24,7 +25,7 @@ def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
     _refuse_unknown(req)
     messages: list[dict[str, Any]] = []
     if req.system:
-        messages.append({"role": "system", "content": _system_text(req.system)})
+        messages.append({"role": "system", "content": _system_content(req.system)})
     for message in req.messages:
         messages.extend(_message(message))
     body: dict[str, Any] = {"model": req.model, "messages": messages, "max_tokens": req.max_tokens}
@@ -34,10 +35,14 @@ def to_openai_request(req: MessagesRequest) -> dict[str, Any]:
             body[ours] = theirs
     if req.tools:
         body["tools"] = [{"type": "function", "function": {
-            "name": t.name, "description": t.description or "", "parameters": t.input_schema}}
-            for t in req.tools]
+            "name": t.name, "description": t.description or "", "parameters": t.input_schema},
+            **_cache(t.model_dump())} for t in req.tools]
+    if req.cache_control is not None:  # automatic caching of the last cacheable block
+        body["cache_control"] = req.cache_control
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice.type, req.tool_choice.name)
+    if req.thinking is not None:  # Stellwerk's chat extension, in Anthropic's own shape
+        body["thinking"] = check_thinking(req.thinking, req.max_tokens)
     return body
 
 
@@ -47,6 +52,20 @@ def _refuse_unknown(req: MessagesRequest) -> None:
     if unknown:
         raise InvalidRequest(f"{', '.join(unknown)}: not supported by this router's Messages API",
                              param=unknown[0])
+
+
+def _cache(block: dict[str, Any]) -> dict[str, Any]:
+    """A block's prompt-cache breakpoint, carried on the OpenAI part (Stellwerk's extension; the Anthropic
+    adapter sends it on, adapters of providers that cache automatically drop it)."""
+    return {"cache_control": block["cache_control"]} if block.get("cache_control") else {}
+
+
+def _system_content(system: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """The system prompt; text parts when a block carries a cache breakpoint, so it is kept."""
+    if isinstance(system, list) and any(b.get("cache_control") for b in system):
+        return [{"type": "text", "text": str(b.get("text", "")), **_cache(b)}
+                for b in system if b.get("type") == "text"]
+    return _system_text(system)
 
 
 def _system_text(system: str | list[dict[str, Any]]) -> str:
@@ -83,8 +102,12 @@ def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 def _tool_use(block: dict[str, Any]) -> dict[str, Any]:
     if not block.get("id") or not block.get("name"):
         raise InvalidRequest("a tool_use block needs an id and a name", param="messages")
-    return {"id": block["id"], "type": "function",
-            "function": {"name": block["name"], "arguments": json.dumps(block.get("input", {}))}}
+    arguments = json.dumps(block.get("input", {}))
+    call: dict[str, Any] = {"id": block["id"], "type": "function",
+                            "function": {"name": block["name"], "arguments": arguments}}
+    if block.get("extra_content"):  # a provider signature (Gemini 3), sent back with the call
+        call["extra_content"] = block["extra_content"]
+    return call
 
 
 def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,9 +120,10 @@ def _user(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({"role": "tool", "tool_call_id": block.get("tool_use_id", ""),
                         "content": _result_text(block.get("content"))})
         elif kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text", ""))})
+            parts.append({"type": "text", "text": str(block.get("text", "")), **_cache(block)})
         elif kind == "image":
-            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source"))}})
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source"))},
+                          **_cache(block)})
         else:
             raise InvalidRequest(f"content block type {kind!r} is not supported", param="messages")
     if parts:

@@ -166,9 +166,24 @@ def _worth_another_model(exc: StellwerkError) -> bool:
     return isinstance(exc, UpstreamError | RateLimited | ContextLengthExceeded | ModelUnavailable)
 
 
+def usage_details(u: Usage) -> dict[str, Any]:
+    """OpenAI's `prompt_tokens_details` / `completion_tokens_details`, where there is something to say."""
+    details: dict[str, Any] = {}
+    if u.cached_tokens or u.cache_write_tokens:
+        prompt = {"cached_tokens": u.cached_tokens}
+        if u.cache_write_tokens:
+            prompt["cache_write_tokens"] = u.cache_write_tokens
+        details["prompt_tokens_details"] = prompt
+    if u.reasoning_tokens:
+        details["completion_tokens_details"] = {"reasoning_tokens": u.reasoning_tokens}
+    return details
+
+
 def _delta(chunk: ChatChunk) -> dict[str, Any]:
     """The OpenAI `delta` of one chunk: content and/or tool-call pieces."""
     delta: dict[str, Any] = {}
+    if chunk.reasoning:  # thinking text, in the field vLLM and DeepSeek stream it in
+        delta["reasoning_content"] = chunk.reasoning
     if chunk.text:
         delta["content"] = chunk.text
     if chunk.tool_calls:
@@ -183,6 +198,8 @@ def _tool_call_delta(d: ToolCallDelta) -> dict[str, Any]:
         piece["type"] = "function"
     if d.name is not None:
         piece["function"]["name"] = d.name
+    if d.extra:
+        piece["extra_content"] = dict(d.extra)
     return piece
 
 
@@ -203,6 +220,8 @@ class ToolCallAssembler:
                 call["id"] = d.id
             if d.name is not None:
                 call["function"]["name"] = d.name
+            if d.extra:
+                call["extra_content"] = dict(d.extra)
             call["function"]["arguments"] += d.arguments
 
     def result(self) -> list[dict[str, Any]]:
@@ -290,14 +309,18 @@ class ChatRun:
     async def complete(self) -> dict[str, Any]:
         """Collect the whole answer as an OpenAI `chat.completion` object."""
         text: list[str] = []
+        reasoning: list[str] = []
         calls = ToolCallAssembler()
         finish_reason: str | None = None
         async with aclosing(self._all_chunks()) as chunks:
             async for chunk in chunks:
                 text.append(chunk.text)
+                reasoning.append(chunk.reasoning)
                 calls.add(chunk.tool_calls)
                 finish_reason = chunk.finish_reason or finish_reason
         message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
+        if any(reasoning):
+            message["reasoning_content"] = "".join(reasoning)
         if calls:
             message["tool_calls"] = calls.result()
         elif message["content"] is None:
@@ -319,7 +342,7 @@ class ChatRun:
         try:
             async with aclosing(self._all_chunks()) as chunks:
                 async for chunk in chunks:
-                    if chunk.text or chunk.finish_reason or chunk.tool_calls:
+                    if chunk.text or chunk.finish_reason or chunk.tool_calls or chunk.reasoning:
                         yield self._chunk(_delta(chunk), chunk.finish_reason)
         except StellwerkError as exc:
             yield error_body(exc)
@@ -372,12 +395,14 @@ class ChatRun:
                 "choices": [{"index": 0, "delta": delta, "logprobs": None,
                              "finish_reason": finish_reason}]}
 
-    def _usage_body(self) -> dict[str, int] | None:
+    def _usage_body(self) -> dict[str, Any] | None:
         u = self._usage
         if u is None:
             return None
-        return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                "total_tokens": u.total_tokens}
+        body: dict[str, Any] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                                "total_tokens": u.total_tokens}
+        body.update(usage_details(u))
+        return body
 
     async def _close(self) -> None:
         aclose = getattr(self.chunks, "aclose", None)

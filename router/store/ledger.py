@@ -29,8 +29,8 @@ RETRY_DELAYS_S = (0.1, 0.5, 2.0)  # then the batch fails: the database is gone, 
 
 _INSERT = (
     "INSERT INTO ledger (ts_us, day, request_id, tenant, key_id, endpoint, model, provider, prompt_tokens, "
-    "completion_tokens, cost, currency, latency_ms, route, objective, status, error_type, trace_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    "completion_tokens, cost, currency, latency_ms, route, objective, status, error_type, trace_id, "
+    "cached_tokens, reasoning_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class LedgerError(StoreError):
@@ -39,7 +39,10 @@ class LedgerError(StoreError):
 
 @dataclass(frozen=True)
 class LedgerRecord:
-    """One request as it is billed. `ts` must be timezone-aware; days are counted in UTC."""
+    """One request as it is billed. `ts` must be timezone-aware; days are counted in UTC.
+
+    `prompt_tokens` includes `cached_tokens` (read from the provider's prompt cache, billed at the
+    cached rate); `completion_tokens` includes `reasoning_tokens` (billed as output)."""
 
     ts: datetime
     request_id: str
@@ -58,6 +61,8 @@ class LedgerRecord:
     status: int
     error_type: str | None
     trace_id: str | None = None  # the request's OpenTelemetry trace (32 hex digits) when tracing is on
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def row(self) -> Params:
         """The insert's parameters, in `_INSERT`'s order."""

@@ -75,6 +75,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "ledger trace id", (
         "ALTER TABLE ledger ADD COLUMN trace_id TEXT",
     )),
+    Migration(4, "ledger cached and reasoning tokens", (
+        "ALTER TABLE ledger ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE ledger ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0",
+    )),
+    Migration(5, "stored responses (previous_response_id)", (
+        "CREATE TABLE stored_responses (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
+        "created_at_us BIGINT NOT NULL, model TEXT NOT NULL, messages TEXT NOT NULL)",
+        "CREATE INDEX stored_responses_tenant ON stored_responses (tenant, created_at_us)",
+    )),
 )
 
 

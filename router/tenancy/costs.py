@@ -29,15 +29,18 @@ def cost_report(ledger: Ledger, *, baseline: ModelEntry | None, tenant: str | No
     tenants: dict[str, dict[str, Any]] = {}
     for row in rows:
         t = tenants.setdefault(row.tenant, {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                            "cost": 0.0})
+                                            "cached_tokens": 0, "reasoning_tokens": 0, "cost": 0.0})
         t["requests"] += row.requests
         t["prompt_tokens"] += row.prompt_tokens
         t["completion_tokens"] += row.completion_tokens
+        t["cached_tokens"] += row.cached_tokens
+        t["reasoning_tokens"] += row.reasoning_tokens
         t["cost"] += row.cost
     for name, totals in tenants.items():
         if baseline is not None:
             base = ledger.baseline_cost(input_per_mtok=baseline.pricing.input_per_mtok,
                                         output_per_mtok=baseline.pricing.output_per_mtok,
+                                        cached_input_per_mtok=baseline.pricing.cached_input_per_mtok,
                                         tenant=name, since=since, until=until)
             totals["baseline_cost"] = round(base, 6)
             totals["savings"] = round(base - totals["cost"], 6)
@@ -49,7 +52,9 @@ def cost_report(ledger: Ledger, *, baseline: ModelEntry | None, tenant: str | No
         "until": until.isoformat() if until else None,
         "baseline": None if baseline is None else {
             "model": baseline.id, "input_per_mtok": baseline.pricing.input_per_mtok,
-            "output_per_mtok": baseline.pricing.output_per_mtok, "currency": baseline.pricing.currency},
+            "output_per_mtok": baseline.pricing.output_per_mtok,
+            "cached_input_per_mtok": baseline.pricing.cached_input_per_mtok,
+            "currency": baseline.pricing.currency},
         "tenants": tenants,
         "rows": [{**asdict(r), "day": r.day.isoformat(), "cost": round(r.cost, 6)} for r in rows],
     }

@@ -228,7 +228,9 @@ class TenancyService:
             currency=run.entry.pricing.currency, latency_ms=(run.latency_s or 0.0) * 1000,
             route=run.route.reason, objective=run.route.objective,
             status=run.status if run.status is not None else 499,  # not finished: the client left
-            error_type=run.error_type, trace_id=current_trace_id())
+            error_type=run.error_type, trace_id=current_trace_id(),
+            cached_tokens=usage.cached_tokens if usage else 0,
+            reasoning_tokens=usage.reasoning_tokens if usage else 0)
 
     # -- background ------------------------------------------------------------------------------
 

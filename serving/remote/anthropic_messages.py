@@ -1,12 +1,23 @@
-"""Adapter for Anthropic's Messages API (`POST /v1/messages`, header `anthropic-version: 2023-06-01`).
+"""Adapter for Anthropic's Messages API (`POST /v1/messages`, header `anthropic-version: 2026-10-21`).
 
 Followed: the Messages API reference (platform.claude.com/docs/en/api/messages), its streaming guide
 (…/build-with-claude/streaming: `message_start`, `content_block_start|delta|stop` with `text_delta` and
 `input_json_delta`, `message_delta` with `stop_reason` and cumulative `usage`, `message_stop`, `ping`,
 `error`), the tool-use guide, the stop-reasons guide and the errors page (`{"type": "error", "error":
 {"type", "message"}}`; 529 `overloaded_error`), as the `anthropic` Python SDK 2.x types spell them.
-NOTE: the version stays pinned at 2023-06-01 on purpose: 2026-10-21 (the SDK 2.x default) refuses
-temperature, top_p and top_k outright, and this adapter must be able to honour a client's sampling.
+API version 2026-10-21 (the default of the `anthropic` SDK 2.x, and the first new version since
+2023-06-01) refuses temperature, top_p and top_k with a 400 even at their default values, and the
+current models (Sonnet 5 and later) refuse non-default sampling on any version. So a request that sets
+them is refused here with a 400 naming the parameter, rather than sent to fail upstream (vLLM's "off"
+values, top_k <= 0, are dropped as before).
+
+Thinking: our `thinking` request field (Anthropic's own shape: {"type": "enabled", "budget_tokens": N}
+with N >= 1024 and below max_tokens, {"type": "adaptive"} or {"type": "disabled"}) is passed through;
+OpenAI's `reasoning_effort` becomes `output_config.effort` (minimal -> low; none -> thinking disabled).
+Thinking blocks come back as reasoning text (`ChatChunk.reasoning`), not as answer text, and
+`output_tokens_details.thinking_tokens` as reasoning tokens. A turn's signed thinking blocks ride on its
+first tool call (`extra_content.anthropic.thinking`) and lead the assistant turn when it comes back,
+as Claude requires for tool use with thinking on.
 
 How an OpenAI chat request is translated:
 - system/developer messages → top-level `system` (joined in order; their position in the chat is lost).
@@ -28,6 +39,10 @@ How an OpenAI chat request is translated:
 - refused with `InvalidRequest` (they change the answer and Anthropic has no equivalent): seed, n > 1,
   logprobs, logit_bias, non-zero presence/frequency penalties, non-neutral vLLM extras (min_tokens,
   ignore_eos, repetition_penalty, ...), and any other field this adapter does not know.
+
+Prompt caching: `cache_control` breakpoints on chat content parts (text, image), on system message
+parts, on tools, and the top-level `cache_control` (automatic caching) are sent on as Anthropic has
+them; `cache_read_input_tokens` / `cache_creation_input_tokens` come back as cached / cache-write tokens.
 
 Usage: prompt_tokens = input_tokens + cache_creation_input_tokens + cache_read_input_tokens (Anthropic
 counts cached input apart; OpenAI's prompt_tokens includes it), completion_tokens = output_tokens from
@@ -51,11 +66,11 @@ from serving.errors import EngineFailed, InvalidRequest, StellwerkError
 from serving.remote.base import ProviderError, RemoteChatEngine
 from serving.remote.sse import iter_sse
 
-__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicChatEngine", "to_anthropic"]
+__all__ = ["ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicChatEngine", "check_thinking", "to_anthropic"]
 
 logger = logging.getLogger(__name__)
 
-ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_VERSION = "2026-10-21"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; every Claude model can produce this many
 _JSON_TOOL_EXT = "stellwerk.anthropic_json_tool"  # request extension: name of the response_format tool
 _PROVIDER = "anthropic"
@@ -79,8 +94,13 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HANDLED = frozenset({
     "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop",
     "tools", "tool_choice", "parallel_tool_calls", "response_format", "user", "n",
-    "stream", "stream_options", "store", "metadata", "service_tier",
+    "stream", "stream_options", "store", "metadata", "service_tier", "thinking", "reasoning_effort",
+    "cache_control",
 })
+_SAMPLING_REMOVED = ("temperature", "top_p")  # and top_k above 0: see _sampling
+_EFFORTS: Mapping[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high",
+                               "xhigh": "xhigh", "max": "max"}
+MIN_THINKING_BUDGET = 1024
 # Fields Anthropic cannot honour, accepted only at their no-op value.
 _NEUTRAL: Mapping[str, object] = {
     "presence_penalty": 0, "frequency_penalty": 0, "logprobs": False, "top_logprobs": 0,
@@ -104,7 +124,10 @@ def to_anthropic(body: Mapping[str, Any], model: str, *, vision: bool) -> tuple[
                            "stream": True}
     if system:
         out["system"] = system
+    if body.get("cache_control") is not None:
+        out["cache_control"] = body["cache_control"]
     out.update(_sampling(body))
+    out.update(_thinking(body, out["max_tokens"]))
     if body.get("user"):
         out["metadata"] = {"user_id": str(body["user"])}
     json_tool = _json_tool(body.get("response_format"), has_tools=bool(body.get("tools")))
@@ -135,29 +158,62 @@ def _max_tokens(body: Mapping[str, Any]) -> int:
 
 def _sampling(body: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    temperature = body.get("temperature")
-    if temperature is not None:
-        if temperature > 1:
-            raise InvalidRequest(f"{_PROVIDER} accepts temperature from 0 to 1, not {temperature}",
-                                 param="temperature")
-        out["temperature"] = temperature
-    if body.get("top_p") is not None:
-        out["top_p"] = body["top_p"]
+    sent = [name for name in _SAMPLING_REMOVED if body.get(name) is not None]
     if body.get("top_k") is not None and int(body["top_k"]) > 0:  # vLLM: -1 or 0 mean "off"
-        out["top_k"] = int(body["top_k"])
+        sent.append("top_k")
+    if sent:
+        raise InvalidRequest(f"{_PROVIDER} API version {ANTHROPIC_VERSION} has no '{sent[0]}' (temperature, "
+                             "top_p and top_k are refused even at their defaults); remove it, or choose "
+                             "a model that takes it", param=sent[0])
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     return out
 
 
-def _messages(messages: list[Mapping[str, Any]], *, vision: bool) -> tuple[str, list[dict[str, Any]]]:
+def _thinking(body: Mapping[str, Any], max_tokens: int) -> dict[str, Any]:
+    """`thinking` (Anthropic's shape, checked as the API checks it) and `reasoning_effort` ->
+    `output_config.effort`; `reasoning_effort: none` turns thinking off."""
+    out: dict[str, Any] = {}
+    effort = body.get("reasoning_effort")
+    if effort == "none":
+        out["thinking"] = {"type": "disabled"}
+    elif effort is not None:
+        if effort not in _EFFORTS:
+            raise InvalidRequest(f"reasoning_effort must be one of none, {', '.join(_EFFORTS)}",
+                                 param="reasoning_effort")
+        out["output_config"] = {"effort": _EFFORTS[str(effort)]}
+    thinking = body.get("thinking")
+    if thinking is not None:
+        out["thinking"] = check_thinking(thinking, max_tokens)
+    return out
+
+
+def check_thinking(thinking: Any, max_tokens: int) -> dict[str, Any]:
+    """A `thinking` object as Anthropic's API accepts it, or `InvalidRequest` saying what is wrong."""
+    kind = thinking.get("type") if isinstance(thinking, Mapping) else None
+    if kind in ("adaptive", "disabled", "between_tools"):
+        return dict(thinking)
+    if kind != "enabled":
+        raise InvalidRequest("thinking.type must be enabled, adaptive, disabled or between_tools",
+                             param="thinking")
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or budget < MIN_THINKING_BUDGET or budget >= max_tokens:
+        raise InvalidRequest(f"thinking.budget_tokens must be an integer >= {MIN_THINKING_BUDGET} and below "
+                             f"max_tokens ({max_tokens})", param="thinking.budget_tokens")
+    return dict(thinking)
+
+
+def _messages(messages: list[Mapping[str, Any]],
+              *, vision: bool) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
     system: list[str] = []
+    system_blocks: list[dict[str, Any]] = []  # kept as blocks once one carries a cache breakpoint
     turns: list[dict[str, Any]] = []
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
             system.append(_text_only(message.get("content"), role))
+            system_blocks.extend(_system_blocks(message.get("content"), system[-1]))
             continue
         if role == "user":
             turn = ("user", _user_blocks(message.get("content"), vision=vision))
@@ -168,7 +224,21 @@ def _messages(messages: list[Mapping[str, Any]], *, vision: bool) -> tuple[str, 
         else:
             raise InvalidRequest(f"unknown message role {role!r}", param="messages")
         _append_turn(turns, *turn)
+    if any("cache_control" in b for b in system_blocks):
+        return system_blocks, turns
     return "\n\n".join(s for s in system if s), turns
+
+
+def _system_blocks(content: Any, text: str) -> list[dict[str, Any]]:
+    """A system message as Anthropic text blocks, keeping the parts' prompt-cache breakpoints."""
+    if not isinstance(content, list):
+        return _text_block(text)
+    return [{**_text_block(str(p.get("text") or ""))[0], **_cache(p)} for p in content if p.get("text")]
+
+
+def _cache(part: Mapping[str, Any]) -> dict[str, Any]:
+    """The part's `cache_control` breakpoint (Anthropic's shape, carried on our chat parts)."""
+    return {"cache_control": part["cache_control"]} if part.get("cache_control") else {}
 
 
 def _append_turn(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
@@ -209,9 +279,9 @@ def _user_blocks(content: Any, *, vision: bool) -> list[dict[str, Any]]:
     for part in _parts(content):
         kind = part.get("type")
         if kind == "text":
-            blocks.extend(_text_block(str(part.get("text", ""))))
+            blocks.extend({**b, **_cache(part)} for b in _text_block(str(part.get("text", ""))))
         elif kind == "image_url":
-            blocks.append(_image(part.get("image_url"), vision=vision))
+            blocks.append({**_image(part.get("image_url"), vision=vision), **_cache(part)})
         else:
             raise InvalidRequest(f"{_PROVIDER} does not support {kind!r} content parts", param="messages")
     return blocks
@@ -235,12 +305,25 @@ def _image(image_url: Any, *, vision: bool) -> dict[str, Any]:
 
 
 def _assistant_blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    blocks = _text_block(_text_only(message.get("content"), "assistant"))
+    blocks = _signed_thinking(message.get("tool_calls") or [])
+    blocks += _text_block(_text_only(message.get("content"), "assistant"))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"),
                        "input": _arguments(function.get("arguments"))})
     return blocks
+
+
+def _signed_thinking(calls: list[Any]) -> list[dict[str, Any]]:
+    """The signed thinking blocks a tool call brought back (`extra_content.anthropic.thinking`); they
+    lead the assistant turn, as Claude requires when thinking is on."""
+    for call in calls:
+        extra = call.get("extra_content") if isinstance(call, Mapping) else None
+        anthropic = extra.get("anthropic") if isinstance(extra, Mapping) else None
+        blocks = anthropic.get("thinking") if isinstance(anthropic, Mapping) else None
+        if isinstance(blocks, list) and all(isinstance(b, Mapping) for b in blocks):
+            return [dict(b) for b in blocks]
+    return []
 
 
 def _arguments(arguments: Any) -> dict[str, Any]:
@@ -289,6 +372,7 @@ def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
         out["description"] = function["description"]
     if function.get("strict") is not None:
         out["strict"] = bool(function["strict"])
+    out.update(_cache(tool))
     return out
 
 
@@ -343,6 +427,8 @@ class _Stream:
     sent_args: set[int] = field(default_factory=set)  # blocks whose arguments were sent
     input_tokens: dict[str, int] = field(default_factory=dict)  # uncached, cache writes, cache reads
     output_tokens: int = 0
+    thinking_tokens: int = 0  # of output_tokens (usage.output_tokens_details.thinking_tokens)
+    thinking: dict[int, dict[str, Any]] = field(default_factory=dict)  # signed thinking blocks by index
     stop_reason: str | None = None
     started: bool = False
 
@@ -400,8 +486,12 @@ class AnthropicChatEngine(RemoteChatEngine):
             finish = "stop"
         if finish == "tool_calls" and not state.tools:
             finish = "stop"  # only the response_format tool was used: its input is the answer text
-        return ChatChunk(finish_reason=finish,
-                         usage=Usage(sum(state.input_tokens.values()), state.output_tokens))
+        tokens = state.input_tokens
+        usage = Usage(sum(tokens.values()), state.output_tokens,
+                      cached_tokens=tokens.get("cache_read_input_tokens", 0),
+                      cache_write_tokens=tokens.get("cache_creation_input_tokens", 0),
+                      reasoning_tokens=state.thinking_tokens)
+        return ChatChunk(finish_reason=finish, usage=usage)
 
     def _stream_error(self, data: Mapping[str, Any]) -> StellwerkError:
         kind = str((data.get("error") or {}).get("type", ""))
@@ -431,24 +521,46 @@ def _message_delta(state: _Stream, data: Mapping[str, Any]) -> None:
     state.stop_reason = data["delta"].get("stop_reason") or state.stop_reason
     usage = data.get("usage") or {}
     state.output_tokens = int(usage["output_tokens"])
+    details = usage.get("output_tokens_details") or {}
+    state.thinking_tokens = int(details.get("thinking_tokens") or state.thinking_tokens)
     _update_input_tokens(state, usage)
 
 
 def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[ChatChunk]:
     if block["type"] == "text":
         return [] if state.json_tool else _text_chunk(str(block.get("text", "")))
+    if block["type"] == "thinking":
+        thinking = str(block.get("thinking") or "")
+        state.thinking[index] = {"type": "thinking", "thinking": thinking,
+                                 "signature": str(block.get("signature") or "")}
+        return [ChatChunk(reasoning=thinking)] if thinking else []
+    if block["type"] == "redacted_thinking":
+        state.thinking[index] = {"type": "redacted_thinking", "data": block.get("data")}
+        return []
     if block["type"] != "tool_use":
-        return []  # thinking, server tools, ...: not part of an OpenAI answer
+        return []  # server tools, ...: not part of an OpenAI answer
     if block["name"] == state.json_tool:
         state.json_blocks.add(index)
         return []
+    # NOTE: with thinking on, Claude wants this turn's signed thinking blocks back before its tool_use
+    # blocks on the next request; they ride, opaque, on the first tool call.
+    extra = {"anthropic": {"thinking": [state.thinking[i] for i in sorted(state.thinking)]}} \
+        if state.thinking and not state.tools else None
     state.tools[index] = len(state.tools)
-    return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], id=block["id"], name=block["name"]),))]
+    return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], id=block["id"], name=block["name"],
+                                                extra=extra),))]
 
 
 def _block_delta(state: _Stream, index: int, delta: Mapping[str, Any]) -> list[ChatChunk]:
     if delta["type"] == "text_delta":
         return [] if state.json_tool else _text_chunk(str(delta["text"]))
+    if delta["type"] == "thinking_delta":
+        if index in state.thinking:
+            state.thinking[index]["thinking"] += str(delta["thinking"])
+        return [ChatChunk(reasoning=str(delta["thinking"]))] if delta["thinking"] else []
+    if delta["type"] == "signature_delta" and index in state.thinking:
+        state.thinking[index]["signature"] = str(delta["signature"])
+        return []
     if delta["type"] != "input_json_delta" or not delta["partial_json"]:
         return []
     fragment = str(delta["partial_json"])

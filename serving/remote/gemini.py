@@ -16,6 +16,10 @@ Translation choices (OpenAI Chat Completions -> Gemini):
 - Tools -> `functionDeclarations` with `parametersJsonSchema` (full JSON Schema, as OpenAI clients
   write it; the older `parameters` field only takes an OpenAPI subset and rejects e.g.
   `additionalProperties`). `json_schema` response formats likewise go to `responseJsonSchema`.
+- Gemini 3 function calls carry a `thoughtSignature` that must come back with the call on the next
+  turn (else 400). It travels to the client as the tool call's `extra_content.google.thought_signature`
+  (Google's own OpenAI-compatible endpoint uses that place) and is sent back from there. Thought
+  summaries (`thought: true` parts) are streamed as reasoning, not as answer text.
 - Gemini function calls carry no ids: we use the call's own `id` when present, else `call_<index>`.
   A tool message's function name is looked up from the latest assistant call with that id. Each
   call's arguments arrive whole, so they are emitted as one fragment.
@@ -51,13 +55,14 @@ from serving.errors import (
 from serving.remote.base import ProviderError, RemoteChatEngine
 from serving.remote.sse import iter_sse
 
-__all__ = ["GeminiChatEngine", "to_gemini_request"]
+__all__ = ["GeminiChatEngine", "thought_signature", "to_gemini_request"]
 
 Json = dict[str, Any]
 
 # Request fields that need no translation (metadata, or handled by the router).
+# `cache_control` is Anthropic's caching hint; Gemini caches implicitly (reported as cachedContentTokenCount).
 _IGNORED = frozenset({"model", "messages", "stream", "stream_options", "user", "metadata", "store",
-                      "service_tier", "safety_identifier", "prompt_cache_key"})
+                      "service_tier", "safety_identifier", "prompt_cache_key", "cache_control"})
 # Fields that are harmless at these values (vLLM extras and OpenAI switches we cannot honour otherwise).
 _NEUTRAL: Mapping[str, object] = {
     "n": 1, "logprobs": False, "top_logprobs": 0, "parallel_tool_calls": True, "ignore_eos": False,
@@ -69,7 +74,7 @@ _NEUTRAL: Mapping[str, object] = {
 _SAMPLING = {"temperature": "temperature", "top_p": "topP", "seed": "seed",
              "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
 _HANDLED = frozenset({*_SAMPLING, "top_k", "max_tokens", "max_completion_tokens", "stop", "tools",
-                      "tool_choice", "response_format", "reasoning_effort"})
+                      "tool_choice", "response_format", "reasoning_effort", "thinking"})
 _THINKING_BUDGET = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
@@ -254,8 +259,21 @@ def _assistant_parts(message: Mapping[str, Any], call_names: dict[str, str], whe
         if not name:
             raise InvalidRequest(f"{where}: a tool call has no function name", param=where)
         call_names[str(call.get("id"))] = name
-        parts.append({"functionCall": {"name": name, "args": _arguments(function.get("arguments"), where)}})
+        part: Json = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"), where)}}
+        signature = thought_signature(call)
+        if signature is not None:
+            part["thoughtSignature"] = signature
+        parts.append(part)
     return parts
+
+
+def thought_signature(call: Mapping[str, Any]) -> str | None:
+    """The Gemini thought signature an OpenAI tool call carries back (Google's own OpenAI-compatible
+    endpoint uses the same place: `extra_content.google.thought_signature`)."""
+    extra = call.get("extra_content")
+    google = extra.get("google") if isinstance(extra, Mapping) else None
+    signature = google.get("thought_signature") if isinstance(google, Mapping) else None
+    return signature if isinstance(signature, str) and signature else None
 
 
 def _arguments(arguments: object, where: str) -> Json:
@@ -326,7 +344,24 @@ def _generation_config(body: Mapping[str, Any]) -> Json:
     config.update(_response_format(body.get("response_format")))
     if body.get("reasoning_effort") is not None:
         config["thinkingConfig"] = {"thinkingBudget": _thinking_budget(body["reasoning_effort"])}
+    if body.get("thinking") is not None:
+        config["thinkingConfig"] = _thinking_config(body["thinking"])
     return config
+
+
+def _thinking_config(thinking: object) -> Json:
+    """Anthropic's `thinking` -> `thinkingConfig`: a budget is a budget, adaptive is Gemini's dynamic
+    thinking (-1), disabled is 0; thought summaries are asked for whenever the model may think."""
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind == "disabled":
+        return {"thinkingBudget": 0}
+    if kind == "adaptive":
+        return {"thinkingBudget": -1, "includeThoughts": True}
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    if kind != "enabled" or not isinstance(budget, int) or budget < 0:
+        raise InvalidRequest("gemini takes thinking {type: enabled, budget_tokens: N}, adaptive or disabled",
+                             param="thinking")
+    return {"thinkingBudget": budget, "includeThoughts": True}
 
 
 def _response_format(response_format: object) -> Json:
@@ -377,12 +412,18 @@ class _StreamState:
         return chunks
 
     def _part(self, part: Json) -> ChatChunk | None:
-        if part.get("thought"):
-            return None  # thinking summaries are not part of the answer
+        if part.get("thought"):  # a thought summary: reasoning, not part of the answer
+            text = part.get("text")
+            return ChatChunk(reasoning=text) if isinstance(text, str) and text else None
         if "functionCall" in part:
             call = part["functionCall"]
+            signature = part.get("thoughtSignature")
+            # NOTE: Gemini 3 refuses the next turn if this call comes back without its signature.
+            extra = {"google": {"thought_signature": signature}} if isinstance(signature, str) and signature \
+                else None
             delta = ToolCallDelta(index=self.calls, id=str(call.get("id") or f"call_{self.calls}"),
-                                  name=str(call["name"]), arguments=json.dumps(call.get("args") or {}))
+                                  name=str(call["name"]), arguments=json.dumps(call.get("args") or {}),
+                                  extra=extra)
             self.calls += 1
             return ChatChunk(tool_calls=(delta,))
         text = part.get("text")
@@ -402,8 +443,11 @@ def _finish_reason(reason: str) -> str:
 
 
 def _usage(meta: Json) -> Usage:
-    output = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
-    return Usage(prompt_tokens=int(meta.get("promptTokenCount") or 0), completion_tokens=output)
+    """`promptTokenCount` includes `cachedContentTokenCount`; thinking is billed as output."""
+    thoughts = int(meta.get("thoughtsTokenCount") or 0)
+    output = int(meta.get("candidatesTokenCount") or 0) + thoughts
+    return Usage(prompt_tokens=int(meta.get("promptTokenCount") or 0), completion_tokens=output,
+                 cached_tokens=int(meta.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts)
 
 
 # --- errors -----------------------------------------------------------------------------------------

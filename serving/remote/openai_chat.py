@@ -116,6 +116,7 @@ class OpenAIChatEngine(RemoteChatEngine):
         _refuse_uncarried(body)
         fields = {k: v for k, v in body.items() if k not in _OURS}
         if not self.passes_extras:
+            _strip_extensions(fields)
             self._refuse_unknown(fields)
             if not self._target.azure:
                 _prefer_max_completion_tokens(fields)
@@ -204,6 +205,32 @@ def _refuse_uncarried(body: Mapping[str, Any]) -> None:
     modalities = body.get("modalities")
     if modalities and list(modalities) != ["text"]:
         raise InvalidRequest("Stellwerk returns only text from remote models", param="modalities")
+
+
+def _strip_extensions(fields: dict[str, Any]) -> None:
+    """Drop Stellwerk's cross-provider extensions that mean nothing to OpenAI and do not change the
+    answer: Anthropic's `cache_control` breakpoints (OpenAI caches prompt prefixes by itself) and a
+    Gemini thought signature (`extra_content`) on tool calls. OpenAI-compatible servers get them as sent."""
+    fields.pop("cache_control", None)
+    if isinstance(fields.get("tools"), list):
+        fields["tools"] = [_without(t, "cache_control") for t in fields["tools"]]
+    if isinstance(fields.get("messages"), list):
+        fields["messages"] = [_message_without_extensions(m) for m in fields["messages"]]
+
+
+def _message_without_extensions(message: Any) -> Any:
+    if not isinstance(message, Mapping):
+        return message
+    out = dict(message)
+    if isinstance(out.get("content"), list):
+        out["content"] = [_without(p, "cache_control") for p in out["content"]]
+    if isinstance(out.get("tool_calls"), list):
+        out["tool_calls"] = [_without(c, "extra_content") for c in out["tool_calls"]]
+    return out
+
+
+def _without(item: Any, key: str) -> Any:
+    return {k: v for k, v in item.items() if k != key} if isinstance(item, Mapping) else item
 
 
 def _prefer_max_completion_tokens(fields: dict[str, Any]) -> None:

@@ -141,9 +141,14 @@ async def test_tool_result_round_trip(case: Case, base_url: str) -> None:
 
 
 async def test_system_prompt_and_sampling_reach_the_provider(case: Case, base_url: str) -> None:
-    chunks = await run(case, base_url, "fake-model", {
-        "messages": [{"role": "system", "content": "Be brief."}, *USER],
-        "temperature": 0.5, "top_p": 0.9, "max_tokens": 20, "stop": ["END"]})
+    body = {"messages": [{"role": "system", "content": "Be brief."}, *USER],
+            "temperature": 0.5, "top_p": 0.9, "max_tokens": 20, "stop": ["END"]}
+    if case.type == "anthropic":  # API version 2026-10-21 has no sampling parameters: a clear 400
+        with pytest.raises(InvalidRequest) as err:
+            await run(case, base_url, "fake-model", body)
+        assert err.value.param == "temperature" and "2026-10-21" in err.value.message
+        body = {k: v for k, v in body.items() if k not in ("temperature", "top_p")}
+    chunks = await run(case, base_url, "fake-model", body)
     assert text_of(chunks) == "You said: hello there"
 
 
@@ -152,8 +157,7 @@ async def test_vllm_only_parameters_are_refused_or_passed_never_dropped(case: Ca
     if case.type == "openai-compatible":
         await run(case, base_url, "fake-model", body)  # such servers take vLLM's extras
         return
-    if case.type in {"anthropic", "gemini"}:
-        # both providers have top_k: translated, not refused
+    if case.type == "gemini":  # Gemini has top_k: translated, not refused
         await run(case, base_url, "fake-model", body)
         return
     with pytest.raises(InvalidRequest) as err:
@@ -224,3 +228,13 @@ async def test_unreachable_provider_is_503(case: Case) -> None:
         engine = engine_for(case, "http://127.0.0.1:9", client, "fake-model", read_timeout_s=2)
         with pytest.raises(EngineUnavailable):
             await collect(engine.chat({"model": engine.model_id, "messages": USER}))
+
+
+async def test_cached_and_reasoning_tokens_are_reported(case: Case, base_url: str) -> None:
+    chunks = await run(case, base_url, "cached-model", {"messages": USER, "max_tokens": 50})
+    usage = [c.usage for c in chunks if c.usage is not None][-1]
+    assert (usage.prompt_tokens, usage.cached_tokens) == (11, 8)
+    assert (usage.completion_tokens, usage.reasoning_tokens) == (7, 3)
+    assert text_of(chunks) == "You said: hello there", "thinking text must not leak into the answer"
+    if case.type in {"anthropic", "gemini"}:  # OpenAI's Chat Completions returns no reasoning text
+        assert "".join(c.reasoning for c in chunks)

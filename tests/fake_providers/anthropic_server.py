@@ -3,7 +3,8 @@
 Wire format as the real API: `x-api-key` or `Authorization: Bearer` auth (401 `authentication_error`
 otherwise), a required `anthropic-version` header (from 2026-10-21 on, temperature/top_p/top_k are
 refused), a request validated like the real one (unknown top-level fields, missing
-`max_tokens`, temperature above 1, `tool_use` without a matching `tool_result` → 400
+`max_tokens`, temperature above 1, a thinking budget below 1024 or not below max_tokens, an unknown
+`output_config.effort`, `tool_use` without a matching `tool_result` → 400
 `invalid_request_error`), errors as `{"type": "error", "error": {"type", "message"}, "request_id"}`,
 and streams as typed SSE events: message_start, content_block_start, ping, content_block_delta
 (text_delta / input_json_delta), content_block_stop, message_delta (stop_reason, usage.output_tokens),
@@ -15,6 +16,12 @@ Models:
   type "tool") or else the first tool, input {"city": "Paris"} streamed in >= 2 fragments; stop_reason
   tool_use. With a tool result last: "The tool said: <result text>".
 - "multi-tool-model": a text block, then two tool_use blocks (Paris, Berlin) of the first tool.
+- "cached-model": a thinking block (thinking_delta pieces, then signature_delta), then the echo; usage
+  3 uncached + 8 cache-read input tokens, 7 output tokens of which 3 thinking
+  (`output_tokens_details.thinking_tokens`).
+- "thinking-tool-model": as "tool-model", but the tool_use comes after a signed thinking block. With
+  thinking on, the API's rule holds: the last assistant turn with tool_use must start with its signed
+  thinking block, else 400.
 - "max-tokens": echo, stop_reason max_tokens.
 - "content-filter": a short text, stop_reason refusal.
 - "overloaded-mid-stream": one text piece, then an `error` event (overloaded_error).
@@ -41,12 +48,17 @@ __all__ = ["create_app"]
 PROMPT_TOKENS = 11
 COMPLETION_TOKENS = 7
 SAMPLING_REMOVED_IN = "2026-10-21"
+THINKING_SIGNATURE = "EqQBCkYIBxgCKkBmYWtlLXNpZ25hdHVyZQ=="
+CACHED_USAGE = {"input_tokens": 3, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 8,
+                "output_tokens": 7, "output_tokens_details": {"thinking_tokens": 3}}
 TOOL_INPUT_FRAGMENTS = ('{"city": ', '"Paris"}')
 _KNOWN_FIELDS = frozenset({
     "model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature", "top_p",
     "top_k", "tools", "tool_choice", "metadata", "thinking", "service_tier", "output_config",
-    "container", "mcp_servers", "context_management", "inference_geo",
+    "container", "mcp_servers", "context_management", "inference_geo", "cache_control", "speed",
+    "diagnostics", "user_profile_id",
 })
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _ERRORS: Mapping[str, tuple[int, str, str]] = {
     "rate-limited": (429, "rate_limit_error", "This request would exceed the rate limit for your "
                                               "organization of 50 requests per minute."),
@@ -59,7 +71,7 @@ _ERRORS: Mapping[str, tuple[int, str, str]] = {
 class Block:
     """One content block of the scripted answer, with the pieces it streams in."""
 
-    kind: str  # "text" or "tool_use"
+    kind: str  # "text", "thinking" or "tool_use"
     pieces: tuple[str, ...]
     name: str = ""
     id: str = ""
@@ -67,6 +79,8 @@ class Block:
     def final(self) -> dict[str, Any]:
         if self.kind == "text":
             return {"type": "text", "text": "".join(self.pieces)}
+        if self.kind == "thinking":
+            return {"type": "thinking", "thinking": "".join(self.pieces), "signature": THINKING_SIGNATURE}
         arguments = json.loads("".join(self.pieces))
         return {"type": "tool_use", "id": self.id, "name": self.name, "input": arguments}
 
@@ -119,7 +133,10 @@ def script_for(body: dict[str, Any]) -> Script:
     model, messages = body["model"], body["messages"]
     echo = (Block("text", pieces(f"You said: {last_user_text(messages)}")),)
     tools = body.get("tools") or []
-    if model == "tool-model":
+    if model == "thinking-tool-model" and tools and last_tool_result(messages) is None:
+        return Script((Block("thinking", ("I should ", "call the tool.")), tool_use(tools[0]["name"], 1)),
+                      "tool_use")
+    if model in ("tool-model", "thinking-tool-model"):
         result = last_tool_result(messages)
         if result is not None:
             return Script((Block("text", pieces(f"The tool said: {result}")),), "end_turn")
@@ -132,6 +149,7 @@ def script_for(body: dict[str, Any]) -> Script:
         return Script((Block("text", ("Let me ", "check.")), tool_use(name, 1),
                        tool_use(name, 2, ('{"city"', ': "Berlin"}'))), "tool_use")
     scripted = {
+        "cached-model": Script((Block("thinking", ("Let me ", "think.")), *echo), "end_turn"),
         "max-tokens": Script(echo, "max_tokens"),
         "content-filter": Script((Block("text", ("I can't ", "help with that.")),), "refusal"),
         "overloaded-mid-stream": Script((Block("text", ("Partial",)),), "end_turn", error_after=True),
@@ -146,7 +164,8 @@ def script_for(body: dict[str, Any]) -> Script:
 def message_json(body: dict[str, Any], script: Script) -> dict[str, Any]:
     return {"id": "msg_fake0001", "type": "message", "role": "assistant", "model": body["model"],
             "content": [b.final() for b in script.blocks], "stop_reason": script.stop_reason,
-            "stop_sequence": None, "usage": usage(COMPLETION_TOKENS)}
+            "stop_sequence": None,
+            "usage": CACHED_USAGE if body["model"] == "cached-model" else usage(COMPLETION_TOKENS)}
 
 
 def usage(output_tokens: int) -> dict[str, Any]:
@@ -162,6 +181,10 @@ def block_events(index: int, block: Block) -> list[dict[str, Any]]:
     if block.kind == "text":
         start: dict[str, Any] = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": p} for p in block.pieces]
+    elif block.kind == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [*({"type": "thinking_delta", "thinking": p} for p in block.pieces),
+                  {"type": "signature_delta", "signature": THINKING_SIGNATURE}]
     else:
         start = {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": p} for p in block.pieces]
@@ -183,8 +206,9 @@ async def stream_events(body: dict[str, Any], script: Script) -> AsyncIterator[b
     if script.error_after:
         yield sse(error_body("overloaded_error", "Overloaded"))
         return
+    final = message_json(body, script)["usage"]
     yield sse({"type": "message_delta", "delta": {"stop_reason": script.stop_reason, "stop_sequence": None},
-               "usage": {"output_tokens": COMPLETION_TOKENS}})
+               "usage": final})  # cumulative, as the API sends it
     yield sse({"type": "message_stop"})
 
 
@@ -209,7 +233,57 @@ def validation_error(body: Any) -> str | None:
         return "max_tokens: Input should be a positive integer"
     if not 0 <= body.get("temperature", 0) <= 1:
         return "temperature: Input should be less than or equal to 1"
-    return messages_error(body["messages"])
+    return (messages_error(body["messages"]) or thinking_error(body) or cache_control_error(body)
+            or thinking_blocks_error(body))
+
+
+def thinking_blocks_error(body: dict[str, Any]) -> str | None:
+    """With thinking on, the last assistant turn that used tools starts with its signed thinking."""
+    if (body.get("thinking") or {}).get("type") not in ("enabled", "adaptive"):
+        return None
+    turns = [m for m in body["messages"] if m["role"] == "assistant" and isinstance(m["content"], list)
+             and any(b.get("type") == "tool_use" for b in m["content"])]
+    if not turns:
+        return None
+    first = turns[-1]["content"][0]
+    if first.get("type") not in ("thinking", "redacted_thinking"):
+        return (f"messages.{body['messages'].index(turns[-1])}.content.0.type: Expected `thinking` or "
+                f"`redacted_thinking`, but found `{first.get('type')}`. When `thinking` is enabled, a final "
+                "`assistant` message must start with a thinking block")
+    if first.get("type") == "thinking" and first.get("signature") != THINKING_SIGNATURE:
+        return "Invalid `signature` in `thinking` block"
+    return None
+
+
+def cache_control_error(body: dict[str, Any]) -> str | None:
+    """At most 4 cache breakpoints (blocks of system, messages and tools), each {type: ephemeral, ttl?}."""
+    blocks = [*(body["system"] if isinstance(body.get("system"), list) else []), *(body.get("tools") or [])]
+    for message in body["messages"]:
+        blocks += message["content"] if isinstance(message.get("content"), list) else []
+    marks = [b["cache_control"] for b in blocks if isinstance(b, dict) and b.get("cache_control")]
+    if body.get("cache_control"):
+        marks.append(body["cache_control"])
+    if any(m.get("type") != "ephemeral" or m.get("ttl", "5m") not in ("5m", "1h") for m in marks):
+        return "cache_control: Input tag does not match the expected tags: 'ephemeral' (ttl '5m' or '1h')"
+    if len(marks) > 4:
+        return f"A maximum of 4 blocks with cache_control may be provided. Found {len(marks)}."
+    return None
+
+
+def thinking_error(body: dict[str, Any]) -> str | None:
+    """`thinking` and `output_config.effort` as the API (SDK 2.x types) defines them."""
+    thinking = body.get("thinking")
+    if thinking is not None:
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        if kind not in ("enabled", "disabled", "adaptive", "between_tools"):
+            return "thinking.type: Input should be 'enabled', 'disabled', 'adaptive' or 'between_tools'"
+        budget = thinking.get("budget_tokens")
+        if kind == "enabled" and not (isinstance(budget, int) and 1024 <= budget < body["max_tokens"]):
+            return "thinking.enabled.budget_tokens: must be >= 1024 and less than max_tokens"
+    effort = (body.get("output_config") or {}).get("effort")
+    if effort is not None and effort not in _EFFORTS:
+        return f"output_config.effort: Input should be one of {', '.join(_EFFORTS)}"
+    return None
 
 
 def messages_error(messages: Any) -> str | None:

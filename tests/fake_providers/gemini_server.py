@@ -20,6 +20,11 @@ Behaviour by model name (see tests/fake_providers: the same script for every pro
   bad-key          401 UNAUTHENTICATED whose message repeats the key that was sent
   content-filter   a stream whose candidate ends with finishReason SAFETY
   blocked-prompt   promptFeedback.blockReason SAFETY and no candidates
+  cached-model     echo, preceded by a thought summary part (`thought: true`); usage 11 prompt tokens of
+                   which 8 cached (`cachedContentTokenCount`), 4 candidate + 3 thought tokens
+  gemini-3-*       Gemini 3 rules: every functionCall part the model sent in the current turn must come
+                   back with its `thoughtSignature` (the first call of each step; 400 INVALID_ARGUMENT
+                   otherwise, as the real API answers); "gemini-3-tool-model" behaves as tool-model
   anything else    echo: "You said: <last user text>" in 3 pieces; 11 prompt and 7 output tokens
 `app.state.requests` records each request body; `app.state.calls` each call's path, `alt` and where
 the key came from.
@@ -79,6 +84,8 @@ def create_app(expected_key: str = "test-key") -> FastAPI:
         if key != expected_key:
             return _error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
         problem = _invalid_request(body)
+        if problem is None and model.startswith("gemini-3"):
+            problem = _missing_signature(body)
         if problem is not None:
             return _error(400, problem)
         return await _answer(model, body, stream)
@@ -129,14 +136,42 @@ def _script(model: str, body: Json) -> list[Json]:
                  "usageMetadata": _usage(done=False), "modelVersion": model, "responseId": "fake-1"}]
     last = (body.get("contents") or [{}])[-1]
     tools = body.get("tools") or []
-    if model == "tool-model" and _function_responses(last):
+    tool_model = model in ("tool-model", "gemini-3-tool-model")
+    if tool_model and _function_responses(last):
         return _text_responses(model, f"The tool said: {_result_text(_function_responses(last)[-1])}")
-    if model == "tool-model" and tools:
+    if tool_model and tools:
         name = tools[0]["functionDeclarations"][0]["name"]
-        call = {"functionCall": {"name": name, "args": {"city": "Paris"}},
-                "thoughtSignature": "ZmFrZS1zaWduYXR1cmU="}
+        call = {"functionCall": {"name": name, "args": {"city": "Paris"}}, "thoughtSignature": SIGNATURE}
         return [_response(model, [call], finish="STOP", done=True)]
+    if model == "cached-model":
+        thought = _response(model, [{"text": "Thinking about it.", "thought": True}], finish=None, done=False)
+        answer = _text_responses(model, f"You said: {_last_user_text(body)}")
+        answer[-1]["usageMetadata"] = CACHED_USAGE
+        return [thought, *answer]
     return _text_responses(model, f"You said: {_last_user_text(body)}")
+
+
+SIGNATURE = "c2lnbmF0dXJlLW9mLXRoZS1mYWtlLXRob3VnaHQ="
+CACHED_USAGE = {"promptTokenCount": 11, "cachedContentTokenCount": 8, "candidatesTokenCount": 4,
+                "thoughtsTokenCount": 3, "totalTokenCount": 18}
+
+
+def _missing_signature(body: Json) -> str | None:
+    """Gemini 3: in the current turn (after the last user text), the first functionCall part of each
+    model step must carry the thoughtSignature it was sent with."""
+    contents = body.get("contents") or []
+    starts = [i for i, c in enumerate(contents)
+              if c.get("role", "user") == "user" and any("text" in p for p in c.get("parts", []))]
+    for content in contents[(starts[-1] if starts else 0):]:
+        calls = [p for p in content.get("parts", []) if "functionCall" in p]
+        if content.get("role") == "model" and calls and not calls[0].get("thoughtSignature"):
+            name = calls[0]["functionCall"].get("name")
+            return (f"Function call is missing a thought_signature in functionCall parts. This is required "
+                    f"for tools to work correctly, and missing thought_signature may lead to degraded model "
+                    f"performance. Additional data, function call `default_api:{name}` , position 1. "
+                    "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more "
+                    "details.")
+    return None
 
 
 def _text_responses(model: str, text: str) -> list[Json]:
@@ -175,8 +210,9 @@ def _merge(responses: list[Json]) -> Json:
     if "candidates" not in merged:
         return merged
     parts = [p for r in responses for p in (r["candidates"][0].get("content") or {}).get("parts", [])]
-    text = "".join(p["text"] for p in parts if "text" in p)
-    joined = ([{"text": text}] if text else []) + [p for p in parts if "text" not in p]
+    thoughts = [p for p in parts if p.get("thought")]  # thought summaries stay parts of their own
+    text = "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
+    joined = thoughts + ([{"text": text}] if text else []) + [p for p in parts if "text" not in p]
     candidate = dict(merged["candidates"][0])
     if joined:
         candidate["content"] = {"parts": joined, "role": "model"}

@@ -8,7 +8,9 @@ Errors use OpenAI's body `{"error": {"message", "type", "param", "code"}}`.
 Models: anything unlisted echoes "You said: <last user text>" in pieces (usage 11 + 7);
 "tool-model" calls the first tool with {"city": "Paris"} (or, after a tool result, answers "The tool
 said: <result>"); "slow-first-byte", "reset-mid-stream", "invalid-json", "rate-limited",
-"server-error", "overloaded", "bad-key", "content-filter" and "unknown-model" fail as their names say.
+"server-error", "overloaded", "bad-key", "content-filter" and "unknown-model" fail as their names say;
+Content parts, tool calls and tools with keys OpenAI does not define are refused (400), as the API does.
+"cached-model" echoes with usage details (8 of 11 prompt tokens cached, 3 of 7 completion tokens reasoning).
 `app.state.requests` records every request body, `app.state.urls` every request URL.
 """
 
@@ -26,9 +28,48 @@ from fastapi.responses import JSONResponse, StreamingResponse
 __all__ = ["create_app"]
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+# "cached-model": OpenAI's automatic prompt caching and reasoning tokens, as its usage reports them.
+CACHED_USAGE = {**USAGE, "prompt_tokens_details": {"cached_tokens": 8, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 3, "audio_tokens": 0,
+                                              "accepted_prediction_tokens": 0,
+                                              "rejected_prediction_tokens": 0}}
 TOOL_ARGUMENT_PIECES = ('{"city": ', '"Paris"}')
 _CREATED = 1_700_000_000
 _POLL_S = 0.05
+
+
+_PART_KEYS = {"text": {"type", "text"}, "image_url": {"type", "image_url"},
+              "input_audio": {"type", "input_audio"}, "file": {"type", "file"},
+              "refusal": {"type", "refusal"}}
+_TOOL_CALL_KEYS = {"id", "type", "function"}
+_TOOL_KEYS = {"type", "function"}
+
+
+def _shape_error(body: dict[str, Any]) -> str | None:
+    """OpenAI's schema check of content parts, tool calls and tools: an unknown key is a 400."""
+    for i, message in enumerate(body.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            problem = _unexpected(f"messages[{i}].content[{j}]", part,
+                                  _PART_KEYS.get(str(part.get("type")), set(part)))
+            if problem:
+                return problem
+        for j, call in enumerate(message.get("tool_calls") or [] if isinstance(message, dict) else []):
+            problem = _unexpected(f"messages[{i}].tool_calls[{j}]", call, _TOOL_CALL_KEYS)
+            if problem:
+                return problem
+    for j, tool in enumerate(body.get("tools") or []):
+        problem = _unexpected(f"tools[{j}]", tool, _TOOL_KEYS)
+        if problem:
+            return problem
+    return None
+
+
+def _unexpected(where: str, item: dict[str, Any], allowed: set[str]) -> str | None:
+    extra = set(item) - allowed
+    if not extra:
+        return None
+    return f"{where}: Additional properties are not allowed ('{min(extra)}' was unexpected)"
 
 
 def _error(status: int, message: str, type_: str, code: str | None = None,
@@ -112,7 +153,7 @@ def _events(body: dict[str, Any]) -> list[dict[str, Any]]:
                    for piece in TOOL_ARGUMENT_PIECES]
         events.append(_chunk(model, {}, "tool_calls"))
     if (body.get("stream_options") or {}).get("include_usage"):
-        events.append({**_chunk(model, {}), "choices": [], "usage": USAGE})
+        events.append({**_chunk(model, {}), "choices": [], "usage": _usage(model)})
     return events
 
 
@@ -124,9 +165,13 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
         message["tool_calls"] = [{"id": call["id"], "type": "function", "function": {
             "name": call["name"], "arguments": "".join(TOOL_ARGUMENT_PIECES)}}]
     return {"id": "chatcmpl-fake", "object": "chat.completion", "created": _CREATED,
-            "model": body["model"], "system_fingerprint": "fp_fake", "usage": USAGE,
+            "model": body["model"], "system_fingerprint": "fp_fake", "usage": _usage(body["model"]),
             "choices": [{"index": 0, "message": message, "logprobs": None,
                          "finish_reason": "stop" if call is None else "tool_calls"}]}
+
+
+def _usage(model: str) -> dict[str, Any]:
+    return CACHED_USAGE if model == "cached-model" else USAGE
 
 
 def _sse(data: object) -> bytes:
@@ -172,6 +217,9 @@ def create_app(expected_key: str = "test-key") -> FastAPI:
         failure = _scripted_error(model, key)
         if failure is not None:
             return failure
+        problem = _shape_error(body)
+        if problem is not None:
+            return _error(400, problem, "invalid_request_error")
         if body.get("stream"):
             return StreamingResponse(_stream(body), media_type="text/event-stream")
         return JSONResponse(_completion(body))

@@ -163,13 +163,42 @@ def test_tool_strict_is_passed_and_missing_parameters_get_an_empty_schema() -> N
 
 
 async def test_sampling_parameters(app: FastAPI, url: str) -> None:
-    await chat(url, "fake-model", {"messages": USER, "temperature": 0.5, "top_p": 0.9, "top_k": 40,
-                                   "stop": "END", "max_tokens": 99, "max_completion_tokens": 33,
-                                   "user": "u-42", "presence_penalty": 0, "repetition_penalty": 1.0})
+    await chat(url, "fake-model", {"messages": USER, "stop": "END", "max_tokens": 99,
+                                   "max_completion_tokens": 33, "user": "u-42", "presence_penalty": 0,
+                                   "repetition_penalty": 1.0})
     sent = app.state.requests[-1]
-    assert {k: sent[k] for k in ("temperature", "top_p", "top_k", "stop_sequences", "max_tokens")} == {
-        "temperature": 0.5, "top_p": 0.9, "top_k": 40, "stop_sequences": ["END"], "max_tokens": 33}
+    assert (sent["stop_sequences"], sent["max_tokens"]) == (["END"], 33)
+    assert not {"temperature", "top_p", "top_k"} & set(sent)
     assert sent["metadata"] == {"user_id": "u-42"}
+
+
+@pytest.mark.parametrize("param", ["temperature", "top_p", "top_k"])
+def test_sampling_is_refused_under_api_version_2026_10_21(param: str) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        translate({"messages": USER, param: 1 if param == "top_k" else 0.5})
+    assert err.value.param == param and "2026-10-21" in err.value.message
+
+
+def test_reasoning_effort_and_thinking_are_translated() -> None:
+    assert translate({"messages": USER, "reasoning_effort": "minimal"})["output_config"] == {"effort": "low"}
+    assert translate({"messages": USER, "reasoning_effort": "none"})["thinking"] == {"type": "disabled"}
+    out = translate({"messages": USER, "max_tokens": 4000,
+                     "thinking": {"type": "enabled", "budget_tokens": 2048}})
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    for bad in ({"type": "enabled", "budget_tokens": 512}, {"type": "enabled", "budget_tokens": 9000},
+                {"type": "sometimes"}):
+        with pytest.raises(InvalidRequest):
+            translate({"messages": USER, "max_tokens": 4000, "thinking": bad})
+    with pytest.raises(InvalidRequest):
+        translate({"messages": USER, "reasoning_effort": "extreme"})
+
+
+async def test_thinking_blocks_are_reasoning_not_answer_text(app: FastAPI, url: str) -> None:
+    chunks = await chat(url, "cached-model", {"messages": USER, "max_tokens": 4000,
+                                              "thinking": {"type": "enabled", "budget_tokens": 1024}})
+    assert "".join(c.reasoning for c in chunks) == "Let me think."
+    assert text_of(chunks) == "You said: hello there"
+    assert app.state.requests[-1]["thinking"] == {"type": "enabled", "budget_tokens": 1024}
 
 
 def test_stop_list_and_vllm_top_k_off() -> None:
@@ -265,7 +294,7 @@ def test_key_goes_only_in_the_header() -> None:
     request = engine.build_request({"model": engine.model_id, "messages": USER}, "sk-ant-secret")
     assert str(request.url) == "https://api.anthropic.com/v1/messages"
     assert request.headers["x-api-key"] == "sk-ant-secret"
-    assert request.headers["anthropic-version"] == "2023-06-01"
+    assert request.headers["anthropic-version"] == "2026-10-21"
     assert b"sk-ant-secret" not in request.content
 
 
@@ -343,6 +372,10 @@ def test_sdk_wrong_key_and_bad_request(url: str, sdk: anthropic.Anthropic) -> No
     other = anthropic.Anthropic(base_url=url, api_key="wrong", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError):
         other.messages.create(model="fake-model", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(anthropic.BadRequestError, match="budget_tokens"):
+        sdk.messages.create(model="fake-model", max_tokens=2000,
+                            thinking={"type": "enabled", "budget_tokens": 100},
+                            messages=[{"role": "user", "content": "hi"}])
     # The SDK speaks API version 2026-10-21, which no longer has sampling parameters.
     with pytest.raises(anthropic.BadRequestError, match="temperature"):
         sdk.messages.create(model="fake-model", max_tokens=5, extra_body={"temperature": 0.5},
@@ -350,10 +383,20 @@ def test_sdk_wrong_key_and_bad_request(url: str, sdk: anthropic.Anthropic) -> No
 
 
 V1 = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+V2 = {"x-api-key": KEY, "anthropic-version": "2026-10-21"}
 
 
 @pytest.mark.parametrize(("headers", "body", "status", "kind"), [
     (V1, {"temperature": 0.5}, 200, None),
+    (V2, {"temperature": 1.0}, 400, "invalid_request_error"),
+    (V2, {"top_k": 5}, 400, "invalid_request_error"),
+    (V2, {"max_tokens": 2000, "thinking": {"type": "enabled", "budget_tokens": 1024}}, 200, None),
+    (V2, {"max_tokens": 2000, "thinking": {"type": "enabled", "budget_tokens": 512}}, 400,
+     "invalid_request_error"),
+    (V2, {"max_tokens": 1024, "thinking": {"type": "enabled", "budget_tokens": 1024}}, 400,
+     "invalid_request_error"),
+    (V2, {"output_config": {"effort": "extreme"}}, 400, "invalid_request_error"),
+    (V2, {"cache_control": {"type": "ephemeral"}}, 200, None),
     (V1, {"temperature": 1.5}, 400, "invalid_request_error"),
     (V1, {"seed": 1}, 400, "invalid_request_error"),
     ({"x-api-key": KEY}, {}, 400, "invalid_request_error"),

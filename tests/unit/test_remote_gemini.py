@@ -337,6 +337,32 @@ def test_sdk_function_response_round_trip(sdk: Sdk) -> None:
     assert response.text == "The tool said: sunny"
 
 
+def test_sdk_gemini_3_needs_the_thought_signature_back(sdk: Sdk) -> None:
+    config = types.GenerateContentConfig(tools=[_sdk_weather_tool()])
+    first = sdk().models.generate_content(model="gemini-3-tool-model", contents="Weather?", config=config)
+    part = first.candidates[0].content.parts[0]  # type: ignore[index,union-attr]
+    assert part.function_call is not None and part.thought_signature  # bytes, as the SDK decodes them
+    question = types.Content(role="user", parts=[types.Part.from_text(text="Weather?")])
+    answer = types.Content(role="user", parts=[types.Part.from_function_response(
+        name="get_weather", response={"result": "sunny"})])
+    ok = sdk().models.generate_content(model="gemini-3-tool-model", config=config,
+                                       contents=[question, first.candidates[0].content, answer])  # type: ignore[index,arg-type]
+    assert ok.text == "The tool said: sunny"
+    unsigned = types.Content(role="model", parts=[types.Part.from_function_call(
+        name="get_weather", args={"city": "Paris"})])
+    with pytest.raises(genai_errors.ClientError, match="thought_signature") as err:
+        sdk().models.generate_content(model="gemini-3-tool-model", config=config,
+                                      contents=[question, unsigned, answer])
+    assert err.value.code == 400
+
+
+def test_sdk_reads_cached_and_thought_token_counts(sdk: Sdk) -> None:
+    response = sdk().models.generate_content(model="cached-model", contents="hi")
+    usage = response.usage_metadata
+    assert usage is not None and (usage.cached_content_token_count, usage.thoughts_token_count) == (8, 3)
+    assert response.text == "You said: hi"  # the SDK leaves thought parts out of .text
+
+
 def test_sdk_sees_safety_finish_and_google_errors(sdk: Sdk) -> None:
     response = sdk().models.generate_content(model="content-filter", contents="hi")
     assert response.candidates and response.candidates[0].finish_reason == types.FinishReason.SAFETY
@@ -435,12 +461,14 @@ async def run_scripted(client: httpx.AsyncClient) -> list[ChatChunk]:
         return [c async for c in eng.chat({"messages": [{"role": "user", "content": "hi"}]})]
 
 
-async def test_thoughts_are_skipped_but_billed_as_output() -> None:
+async def test_thoughts_are_reasoning_not_answer_and_billed_as_output() -> None:
     body = sse({"candidates": [{"content": {"role": "model", "parts": [
         {"text": "pondering", "thought": True}, {"text": "Answer"}]}, "finishReason": "MAX_TOKENS"}],
         "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4, "thoughtsTokenCount": 10}})
     chunks = await run_scripted(scripted(200, body))
     assert text_of(chunks) == "Answer"
+    assert "".join(c.reasoning for c in chunks) == "pondering"
+    assert chunks[-1].usage is not None and chunks[-1].usage.reasoning_tokens == 10
     assert finishes(chunks) == ["length"]
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 14
 

@@ -159,7 +159,7 @@ async def test_a_tenant_reads_only_its_own_costs(ts: TenantStack) -> None:
     assert set(mine["tenants"]) == {"acme"} and {r["tenant"] for r in mine["rows"]} == {"acme"}
     assert set(everything["tenants"]) == {"acme", "globex"}
     assert not_admin.status_code == 401
-    assert mine["baseline"]["model"] == "anthropic/claude-sonnet-4"  # the priciest remote chat model
+    assert mine["baseline"]["model"] == "openai/gpt-6.2-astra"  # the priciest remote chat model
 
 
 # --- bans ---------------------------------------------------------------------------------------------

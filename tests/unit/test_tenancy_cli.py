@@ -84,11 +84,11 @@ async def test_costs_report_with_savings_against_the_frontier(db_url: str,
 
     code, out, _ = run(capsys, "costs", "--json", "--database", db_url)
     report = json.loads(out)
-    # Baseline: claude-sonnet-4 at $3 / $15 per million: 1000 + 1000 tokens cost $0.018 per request.
-    assert report["baseline"]["model"] == "anthropic/claude-sonnet-4"
+    # Baseline: gpt-6.2-astra at $8 / $40 per million: 1000 + 1000 tokens cost $0.048 per request.
+    assert report["baseline"]["model"] == "openai/gpt-6.2-astra"
     acme = report["tenants"]["acme"]
-    assert (acme["requests"], acme["cost"], acme["baseline_cost"]) == (2, 0.0009, 0.036)
-    assert acme["savings"] == pytest.approx(0.0351) and acme["savings_pct"] == 97.5
+    assert (acme["requests"], acme["cost"], acme["baseline_cost"]) == (2, 0.0009, 0.096)
+    assert acme["savings"] == pytest.approx(0.0951) and acme["savings_pct"] == 99.1
 
     code, out, _ = run(capsys, "costs", "--tenant", "globex", "--baseline", "openai/gpt-4.1",
                        "--database", db_url)
