@@ -100,7 +100,7 @@ class _CommandModule(Protocol):
 # heavy imports belong inside the handlers).
 _COMMAND_MODULES: tuple[str, ...] = (
     "stellwerk_cli.tenancy", "stellwerk_cli.eval", "stellwerk_cli.overhead", "stellwerk_cli.bench",
-    "stellwerk_cli.plan", "stellwerk_cli.cost",
+    "stellwerk_cli.plan", "stellwerk_cli.cost", "stellwerk_cli.cluster",
 )
 
 
