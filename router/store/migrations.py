@@ -72,6 +72,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX ledger_day ON ledger (day)",
         "CREATE INDEX ledger_request ON ledger (request_id)",
     )),
+    # NOTE: version 4, not 3: the observability branch adds migration 3 (ledger trace id).
+    Migration(4, "cluster-wide rate-limit window", (
+        "CREATE TABLE rate_window (id {autoid}, tenant TEXT NOT NULL, at_us BIGINT NOT NULL, "
+        "tokens BIGINT NOT NULL)",
+        "CREATE INDEX rate_window_tenant_at ON rate_window (tenant, at_us)",
+    )),
 )
 
 
