@@ -17,7 +17,7 @@ from typing import Any
 from models.availability import Availability, check_availability
 from models.catalogue import load_catalogue
 
-__all__ = ["models", "prepare", "serve", "status"]
+__all__ = ["models", "prepare", "run_router", "serve", "status"]
 
 logger = logging.getLogger("stellwerk")
 
@@ -143,27 +143,24 @@ def _queue_line(load: dict[str, Any]) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
     from ray import serve as ray_serve
 
     from cluster import ray_cluster
     from cluster.gpu import NvmlReader
     from cluster.serve_status import ServeStatusWatcher
-    from cluster.telemetry import TelemetrySampler
-    from router.app import create_app
-    from router.registry import ModelRegistry
-    from router.routing.build import default_routing
     from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
     from serving.deploy import build_app, model_source, plan_apps
     from serving.remote.registry import ProviderClients
-    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
 
+    if args.attach:
+        from stellwerk_cli.attach import serve_attached
+
+        return serve_attached(args)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     gpus = NvmlReader()
     availabilities = _availabilities(args.catalogue, gpus.count())
     apps = _select(plan_apps(availabilities), args.models)
-    routing_config = args.routing_config
-    load_routing_config(routing_config or DEFAULT_ROUTING_CONFIG_PATH)  # fail before starting Ray
+    load_routing_config(args.routing_config or DEFAULT_ROUTING_CONFIG_PATH)  # fail before starting Ray
     tenancy = _tenancy(args)
     # Prepare weights before starting Ray: a progress bar in the foreground, and a clear failure.
     sources = {app.name: model_source(app, _cache_root(args.cache_dir)) for app in apps}
@@ -173,10 +170,6 @@ def serve(args: argparse.Namespace) -> int:
     try:
         ray_cluster.connect(args.ray_address, args.num_cpus)
         watcher.start()
-        chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
-        chat.update(remote_engines(availabilities, clients))
-        registry = ModelRegistry(availabilities, chat, embed)
-        routing = default_routing(registry, config_path=routing_config, decision_log=args.decision_log)
 
         def deploy_all() -> None:
             for app in apps:
@@ -190,22 +183,40 @@ def serve(args: argparse.Namespace) -> int:
                 logger.info("%s is ready", app.entry.id)
 
         threading.Thread(target=deploy_all, name="deployer", daemon=True).start()
-
-        def status_report() -> dict[str, Any]:
-            return {"deployments": {n: asdict(s) for n, s in watcher.all().items()}}
-
-        telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
-        app = create_app(registry, {**chat, **embed}, status_provider=status_report,
-                         on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
-                         admin_key=os.environ.get(args.admin_key_env) or None)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        run_router(args, availabilities, apps, watcher, gpus, clients, tenancy)
     finally:
         logger.info("stopping: removing deployments and Ray")
         watcher.stop()
         ray_cluster.shutdown(joined=args.ray_address is not None, apps=[a.name for a in apps])
         gpus.close()
     return 0
+
+
+def run_router(args: argparse.Namespace, availabilities: list[Availability], apps: list[Any], watcher: Any,
+               gpus: Any, clients: Any, tenancy: Any) -> None:
+    """Serve the router over the Serve applications `apps` (deployed or deploying) until stopped."""
+    import uvicorn
+
+    from cluster.telemetry import TelemetrySampler
+    from router.app import create_app
+    from router.registry import ModelRegistry
+    from router.routing.build import default_routing
+    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
+
+    chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
+    chat.update(remote_engines(availabilities, clients))
+    registry = ModelRegistry(availabilities, chat, embed)
+    routing = default_routing(registry, config_path=args.routing_config, decision_log=args.decision_log)
+
+    def status_report() -> dict[str, Any]:
+        return {"deployments": {n: asdict(s) for n, s in watcher.all().items()}}
+
+    telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
+    app = create_app(registry, {**chat, **embed}, status_provider=status_report,
+                     on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
+                     admin_key=os.environ.get(args.admin_key_env) or None)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 def _tenancy(args: argparse.Namespace) -> Any:
