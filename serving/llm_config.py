@@ -7,7 +7,8 @@ from typing import Any
 
 from models.catalogue import EngineArgs, ModelEntry, PoolConfig, ScalingConfig
 
-__all__ = ["PREFIX_ROUTER_PATH", "autoscaling_config", "deployment_name", "deployment_options",
+__all__ = ["PREFIX_ROUTER_PATH", "STATS_ROUTER_PATH", "autoscaling_config", "deployment_name",
+           "deployment_options",
            "engine_kwargs", "llm_config_kwargs", "request_router_config"]
 
 # Logical CPUs reserved for one CPU engine. Ray rejects all-zero bundles; a small share lets several
@@ -23,6 +24,9 @@ STREAM_BATCH_INTERVAL_MS = 10
 # The import path of our prefix-cache request router (serving.replica_router); a string, so that
 # rendering a config never imports Ray.
 PREFIX_ROUTER_PATH = "serving.replica_router:DictPrefixCacheRouter"
+STATS_ROUTER_PATH = "serving.replica_router:PoolStatsRouter"
+# How often Serve asks every replica for its queue (record_routing_stats) and pushes it to the handles.
+ROUTING_STATS_PERIOD_S = 2.0
 
 
 def deployment_name(model_id: str) -> str:
@@ -43,12 +47,13 @@ def autoscaling_config(scaling: ScalingConfig) -> dict[str, Any]:
     }
 
 
-def request_router_config(pool: PoolConfig, max_replicas: int) -> dict[str, Any] | None:
-    """Serve's `request_router_config` for a chat pool (None: Serve's default, power of two). A pool
-    of one replica has nothing to choose: it keeps the default and its cheaper routing."""
-    if pool.replica_router != "prefix-cache" or max_replicas < 2:
-        return None
-    return {"request_router_class": PREFIX_ROUTER_PATH}
+def request_router_config(pool: PoolConfig, max_replicas: int) -> dict[str, Any]:
+    """Serve's `request_router_config` for a chat pool: prefix-cache affinity for a pool of several
+    replicas, else power of two choices (a pool of one has nothing to choose); both report every
+    replica's queue (see serving.replica_router)."""
+    prefix = pool.replica_router == "prefix-cache" and max_replicas >= 2
+    return {"request_router_class": PREFIX_ROUTER_PATH if prefix else STATS_ROUTER_PATH,
+            "request_routing_stats_period_s": ROUTING_STATS_PERIOD_S}
 
 
 def engine_kwargs(args: EngineArgs) -> dict[str, Any]:
@@ -109,7 +114,5 @@ def deployment_options(entry: ModelEntry) -> dict[str, Any]:
     }
     if entry.pool.max_replicas_per_node is not None:
         options["max_replicas_per_node"] = entry.pool.max_replicas_per_node
-    router = request_router_config(entry.pool, entry.scaling.max_replicas)
-    if router is not None:
-        options["request_router_config"] = router
+    options["request_router_config"] = request_router_config(entry.pool, entry.scaling.max_replicas)
     return options

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from models.availability import Availability
 from serving.deploy import PlannedApp
 from serving.engine import ChatChunk, ChatEngine, EmbeddingEngine, EngineStats
 from serving.errors import EngineUnavailable
+from serving.pool_stats import POOL_STATS, PoolStats
 from serving.ray_engine import HandleProvider, RayChatEngine, RayEmbeddingEngine, ReplicaCounter
 from serving.remote.registry import ProviderClients, create_remote_engine
 
@@ -58,11 +60,13 @@ class PoolChatEngine:
     traffic comes back.
     """
 
-    def __init__(self, engine: ChatEngine, app_name: str, replicas: ReplicaCounter) -> None:
+    def __init__(self, engine: ChatEngine, app_name: str, replicas: ReplicaCounter,
+                 pool_stats: PoolStats = POOL_STATS) -> None:
         self.model_id = engine.model_id
         self._engine = engine
         self._app = app_name
         self._replicas = replicas
+        self._pool_stats = pool_stats
 
     def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
         return self._engine.chat(request)
@@ -72,13 +76,20 @@ class PoolChatEngine:
         await self._engine.check_health()
 
     async def stats(self) -> EngineStats:
-        self._require_replica()
-        return await self._engine.stats()
+        """The whole pool's queue as Serve last pushed it from every replica (no call of ours);
+        before the first push, the replica a handle call reaches."""
+        replicas = self._require_replica()
+        pooled = self._pool_stats.totals(self._app)
+        if pooled is None:
+            return await self._engine.stats()
+        return dataclasses.replace(pooled, replicas=replicas)
 
-    def _require_replica(self) -> None:
-        if self._replicas(self._app) == 0:
+    def _require_replica(self) -> int:
+        replicas = self._replicas(self._app)
+        if replicas == 0:
             raise EngineUnavailable(f"model {self.model_id!r} has no ready replica (its pool is scaled "
                                     "to zero or starting)")
+        return replicas
 
 
 def serve_engines(apps: list[PlannedApp], handles: HandleProvider, replicas: ReplicaCounter

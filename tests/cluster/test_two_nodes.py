@@ -199,3 +199,51 @@ def test_two_attached_routers_serve_and_one_killed_leaves_the_other_serving(clus
     # also have committed one whose answer never arrived).
     assert rows >= answered[a.url] + answered[b.url]
     assert httpx.get(b.url + "/ready", timeout=10).status_code == 200
+
+
+PROBE = '''
+import json, sys, time
+import ray
+from ray import serve
+from ray.serve.config import RequestRouterConfig
+
+ray.init(address=sys.argv[1], log_to_driver=False)
+
+
+@serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 0, "resources": {"worker_node": 0.01}},
+                  request_router_config=RequestRouterConfig(request_router_class=sys.argv[2],
+                                                            request_routing_stats_period_s=0.5))
+class Probe:
+    def __init__(self):
+        self.calls = 0
+
+    async def record_routing_stats(self):
+        return {"running": 1.0, "waiting": 2.0, "kv_cache_usage": None}
+
+    async def ping(self):
+        return "pong"
+
+
+handle = serve.run(Probe.bind(), name="stats-probe", route_prefix=None)
+from serving.pool_stats import POOL_STATS
+
+totals, deadline = None, time.time() + 90
+while time.time() < deadline:
+    assert handle.ping.remote().result() == "pong"
+    totals = POOL_STATS.totals("Probe")
+    if totals is not None and totals.replicas == 2:
+        break
+    time.sleep(0.5)
+serve.delete("stats-probe")
+print(json.dumps(None if totals is None else [totals.running, totals.waiting, totals.replicas]))
+'''
+
+
+@pytest.mark.parametrize("router_path", ["serving.replica_router:PoolStatsRouter"])
+def test_every_replica_s_queue_reaches_the_handle_s_process(cluster: Cluster, router_path: str) -> None:
+    """Serve asks each replica for `record_routing_stats` and pushes the results to the handle, where
+    Stellwerk's request router records them: the pool's whole queue without a call of our own."""
+    done = subprocess.run([sys.executable, "-c", PROBE, cluster.nodes.address, router_path],
+                          capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, 4, 2]

@@ -10,7 +10,7 @@ import yaml
 from cluster.serve_config import RenderOptions, render_serve_config, validate_serve_config
 from models.catalogue import ModelEntry, load_catalogue
 from serving.apps import ChatAppArgs, EmbeddingAppArgs, parse_app_args, resolve_source
-from serving.llm_config import PREFIX_ROUTER_PATH
+from serving.llm_config import PREFIX_ROUTER_PATH, STATS_ROUTER_PATH
 from stellwerk_cli.main import main
 
 
@@ -54,9 +54,11 @@ def test_a_pool_of_several_replicas_routes_by_prefix_cache_affinity() -> None:
     one = entry("gemma-3-270m")
 
     options = render_serve_config([(many, "/m")])["applications"][0]["deployments"][0]
-    assert options["request_router_config"] == {"request_router_class": PREFIX_ROUTER_PATH}
+    assert options["request_router_config"]["request_router_class"] == PREFIX_ROUTER_PATH
     single = render_serve_config([(one, "/m")])["applications"][0]["deployments"][0]
-    assert "request_router_config" not in single  # one replica: nothing to choose, cheaper default
+    # One replica: nothing to choose, Serve's power of two (which still reports the queue).
+    assert single["request_router_config"]["request_router_class"] == STATS_ROUTER_PATH
+    assert single["request_router_config"]["request_routing_stats_period_s"] == 2.0
 
 
 def placed(model_id: str) -> ModelEntry:

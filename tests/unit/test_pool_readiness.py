@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from serving.engine import EngineStats
 from serving.errors import EngineUnavailable
+from serving.pool_stats import PoolStats
 from serving.stack import PoolChatEngine
 from tests.fakes import FakeChatEngine, asgi_client, build_stack
 
@@ -57,3 +59,20 @@ async def test_auto_goes_remote_while_the_pool_is_empty_and_comes_back_when_a_re
     assert named.status_code == 200 and named.headers["x-stellwerk-model"] == GEMMA  # wakes the pool
     assert back.status_code == 200 and back.headers["x-stellwerk-model"] == GEMMA
     assert stack.telemetry.latest.engine(GEMMA) is not None
+
+
+async def test_the_queue_is_every_replica_s_as_serve_pushed_it() -> None:
+    inner = FakeChatEngine(GEMMA)
+    inner.stats_error = AssertionError("the pool's stats come from Serve's push, not from a call")
+    registry = PoolStats()
+    registry.record(APP, {"r1": {"running": 3, "waiting": 2, "kv_cache_usage": 0.5},
+                          "r2": {"running": 1, "waiting": 0, "kv_cache_usage": 0.1}})
+    pool = PoolChatEngine(inner, APP, Replicas(2), registry)
+
+    assert await pool.stats() == EngineStats(running=4, waiting=2, replicas=2, kv_cache_usage=0.3)
+
+
+async def test_before_serve_pushed_any_stats_the_handle_is_asked() -> None:
+    pool = PoolChatEngine(FakeChatEngine(GEMMA, waiting=5), APP, Replicas(1), PoolStats())
+
+    assert (await pool.stats()).waiting == 5
