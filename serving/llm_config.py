@@ -26,7 +26,7 @@ STREAM_BATCH_INTERVAL_MS = 10
 PREFIX_ROUTER_PATH = "serving.replica_router:DictPrefixCacheRouter"
 STATS_ROUTER_PATH = "serving.replica_router:PoolStatsRouter"
 # How often Serve asks every replica for its queue (record_routing_stats) and pushes it to the handles.
-ROUTING_STATS_PERIOD_S = 2.0
+ROUTING_STATS_PERIOD_S = 1.0
 
 
 def deployment_name(model_id: str) -> str:

@@ -58,7 +58,7 @@ def test_a_pool_of_several_replicas_routes_by_prefix_cache_affinity() -> None:
     single = render_serve_config([(one, "/m")])["applications"][0]["deployments"][0]
     # One replica: nothing to choose, Serve's power of two (which still reports the queue).
     assert single["request_router_config"]["request_router_class"] == STATS_ROUTER_PATH
-    assert single["request_router_config"]["request_routing_stats_period_s"] == 2.0
+    assert single["request_router_config"]["request_routing_stats_period_s"] == 1.0
 
 
 def placed(model_id: str) -> ModelEntry:
