@@ -1,5 +1,5 @@
 # Stellwerk — the two commands of the README are `make serve` and `make test`.
-.PHONY: serve test test-unit test-e2e lint bench setup prepare
+.PHONY: serve test test-unit test-e2e test-cluster lint bench setup prepare
 
 PY := .venv/bin/python
 # `python -m` from the repository root runs this checkout's code (Ray workers inherit the driver's
@@ -24,6 +24,9 @@ test-unit: setup
 
 test-e2e: prepare
 	$(PY) -m pytest tests/e2e -q
+
+test-cluster: setup  ## a real two-node Ray cluster on this host: deploy, two routers, one killed (~2-3 min)
+	flock /tmp/stellwerk-heavy.lock $(PY) -m pytest tests/cluster -q
 
 lint: setup
 	.venv/bin/ruff check .

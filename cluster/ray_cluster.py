@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-__all__ = ["connect", "shutdown"]
+__all__ = ["attach", "connect", "shutdown"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,20 @@ def connect(address: str | None, num_cpus: int | None) -> None:
         ray.init(address=address, logging_level=logging.WARNING)
     serve.start(proxy_location="Disabled")
     logger.info("Ray %s and Serve started", "joined at " + address if address else "on this machine")
+
+
+def attach(address: str) -> None:
+    """Join the cluster at `address` as a driver without starting or configuring Serve: the
+    applications are already deployed (`stellwerk deploy`), and their handles are found by name.
+
+    On a cluster with Ray's token authentication (the default of `ray start` since 2.5x) the driver
+    needs `RAY_AUTH_MODE=token` and the token (`~/.ray/auth_token` or `RAY_AUTH_TOKEN`).
+    """
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    logger.info("attached to the Ray cluster at %s", address)
 
 
 def shutdown(joined: bool = False, apps: list[str] | None = None) -> None:

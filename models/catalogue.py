@@ -23,7 +23,9 @@ __all__ = [
     "CatalogueError",
     "EngineArgs",
     "ModelEntry",
+    "PoolConfig",
     "Pricing",
+    "ScalingConfig",
     "load_catalogue",
 ]
 
@@ -130,15 +132,40 @@ class Residency(_Strict):
 
 
 class ScalingConfig(_Strict):
+    """Ray Serve autoscaling of the model's replicas (rendered into its deployment's
+    `autoscaling_config`). `min_replicas: 0` lets an idle pool scale to zero."""
+
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(default=1, ge=1)
-    target_ongoing_requests: int = Field(default=16, ge=1)
+    target_ongoing_requests: int = Field(default=16, ge=1,
+                                         description="Requests per replica the autoscaler aims for.")
+    upscale_delay_s: float = Field(default=30.0, ge=0,
+                                   description="How long load must stay high before adding a replica.")
+    downscale_delay_s: float = Field(default=600.0, ge=0,
+                                     description="How long load must stay low before removing a replica "
+                                                 "(with min_replicas 0: the scale-to-zero delay).")
 
     @model_validator(mode="after")
     def _ordered(self) -> ScalingConfig:
         if self.min_replicas > self.max_replicas:
             raise ValueError("min_replicas must not exceed max_replicas")
         return self
+
+
+class PoolConfig(_Strict):
+    """Where the model's replicas may run on a cluster, and how Ray picks one of them per request."""
+
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom Ray resources each replica needs, e.g. {worker_node: 0.01} to place it on "
+                    "nodes started with --resources='{\"worker_node\": 1}'.")
+    max_replicas_per_node: int | None = Field(default=None, ge=1,
+                                              description="Spread replicas over nodes (None: no limit).")
+    replica_router: Literal["power-of-two", "prefix-cache"] = Field(
+        default="prefix-cache",
+        description="Ray Serve's request router inside the pool: prefix-cache affinity (chat models; "
+                    "requests sharing a prompt prefix go to the replica that has it cached) or plain "
+                    "power of two choices.")
 
 
 class SamplingDefaults(_Strict):
@@ -181,6 +208,7 @@ class ModelEntry(_Strict):
     pricing: Pricing
     residency: Residency
     scaling: ScalingConfig = Field(default_factory=ScalingConfig)
+    pool: PoolConfig = Field(default_factory=PoolConfig)
     defaults: SamplingDefaults = Field(default_factory=SamplingDefaults)
 
     @model_validator(mode="after")

@@ -85,6 +85,12 @@ class StellwerkLLMServer(LLMServer):
         async for batch in stream:
             yield [_unwrap(item) for item in (batch if isinstance(batch, list) else [batch])]
 
+    async def record_routing_stats(self) -> dict[str, Any]:
+        """Serve's hook, called on every replica every `request_routing_stats_period_s`: Ray's own
+        stats (the KV-events endpoint) plus the engine's queue, which Serve pushes to every handle
+        (see serving.pool_stats)."""
+        return {**await super().record_routing_stats(), **await self.engine_stats()}
+
     async def engine_stats(self) -> dict[str, float | None]:
         """This replica's queue: `unfinished`, `running`, `waiting`, `kv_cache_usage` (0..1 or None)
         and `ready` (0 while the engine is starting)."""

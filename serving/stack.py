@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from cluster.serve_status import ServeStatusWatcher
 from models.availability import Availability
 from serving.deploy import PlannedApp
-from serving.engine import ChatEngine, EmbeddingEngine
+from serving.engine import ChatChunk, ChatEngine, EmbeddingEngine, EngineStats
 from serving.errors import EngineUnavailable
+from serving.pool_stats import POOL_STATS, PoolStats
 from serving.ray_engine import HandleProvider, RayChatEngine, RayEmbeddingEngine, ReplicaCounter
 from serving.remote.registry import ProviderClients, create_remote_engine
 
-__all__ = ["remote_engines", "running_replicas", "serve_engines", "status_aware_handles"]
+__all__ = ["PoolChatEngine", "remote_engines", "running_replicas", "serve_engines", "status_aware_handles"]
 
 
 def status_aware_handles(watcher: ServeStatusWatcher) -> HandleProvider:
@@ -44,14 +47,60 @@ def running_replicas(watcher: ServeStatusWatcher) -> ReplicaCounter:
     return count
 
 
+class PoolChatEngine:
+    """A chat model's pool as the router sees it: a `RayChatEngine` whose stats and health say "not
+    ready" while the pool has no RUNNING replica (scaled to zero, or the only replica restarting).
+
+    Without this, reading the stats of an empty pool would queue a call in the handle until a
+    replica starts, and that queued call would itself make Serve scale the pool up: telemetry would
+    keep an idle pool from ever staying at zero. With it, `auto` routing skips the pool (its
+    telemetry reads "no ready replica") and sends the request to an allowed remote model; a request
+    that names the model still goes to the handle, which wakes the pool (Serve scales from zero on
+    queued handle requests), and once a replica is RUNNING the stats are read again and `auto`
+    traffic comes back.
+    """
+
+    def __init__(self, engine: ChatEngine, app_name: str, replicas: ReplicaCounter,
+                 pool_stats: PoolStats = POOL_STATS) -> None:
+        self.model_id = engine.model_id
+        self._engine = engine
+        self._app = app_name
+        self._replicas = replicas
+        self._pool_stats = pool_stats
+
+    def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
+        return self._engine.chat(request)
+
+    async def check_health(self) -> None:
+        self._require_replica()
+        await self._engine.check_health()
+
+    async def stats(self) -> EngineStats:
+        """The whole pool's queue as Serve last pushed it from every replica (no call of ours);
+        before the first push, the replica a handle call reaches."""
+        replicas = self._require_replica()
+        pooled = self._pool_stats.totals(self._app)
+        if pooled is None:
+            return await self._engine.stats()
+        return dataclasses.replace(pooled, replicas=replicas)
+
+    def _require_replica(self) -> int:
+        replicas = self._replicas(self._app)
+        if replicas == 0:
+            raise EngineUnavailable(f"model {self.model_id!r} has no ready replica (its pool is scaled "
+                                    "to zero or starting)")
+        return replicas
+
+
 def serve_engines(apps: list[PlannedApp], handles: HandleProvider, replicas: ReplicaCounter
                   ) -> tuple[dict[str, ChatEngine], dict[str, EmbeddingEngine]]:
     chat: dict[str, ChatEngine] = {}
     embed: dict[str, EmbeddingEngine] = {}
     for app in apps:
         if app.task == "chat":
-            chat[app.entry.id] = RayChatEngine(app.entry.id, app.name, handles,
-                                               app.entry.capabilities.context_length, replicas)
+            engine = RayChatEngine(app.entry.id, app.name, handles, app.entry.capabilities.context_length,
+                                   replicas)
+            chat[app.entry.id] = PoolChatEngine(engine, app.name, replicas)
         else:
             embed[app.entry.id] = RayEmbeddingEngine(app.entry.id, app.name, handles)
     return chat, embed

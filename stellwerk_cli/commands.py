@@ -18,7 +18,7 @@ from typing import Any
 from models.availability import Availability, check_availability
 from models.catalogue import load_catalogue
 
-__all__ = ["models", "prepare", "serve", "status"]
+__all__ = ["models", "prepare", "run_router", "serve", "status"]
 
 logger = logging.getLogger("stellwerk")
 
@@ -163,24 +163,19 @@ def serve(args: argparse.Namespace) -> int:
     from cluster import ray_cluster
     from cluster.gpu import NvmlReader
     from cluster.serve_status import ServeStatusWatcher
-    from cluster.telemetry import TelemetrySampler
-    from router.app import create_app
-    from router.edge import EdgeLimits
-    from router.registry import ModelRegistry
-    from router.responses.store import ResponseStore
-    from router.routing.build import default_routing
     from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
-    from router.server import ServerLimits, run_server
     from serving.deploy import build_app, model_source, plan_apps
     from serving.remote.registry import ProviderClients
-    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
 
+    if args.attach:
+        from stellwerk_cli.attach import serve_attached
+
+        return serve_attached(args)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     gpus = NvmlReader()
     availabilities = _availabilities(args.catalogue, gpus.count())
     apps = _select(plan_apps(availabilities), args.models)
-    routing_config = args.routing_config
-    load_routing_config(routing_config or DEFAULT_ROUTING_CONFIG_PATH)  # fail before starting Ray
+    load_routing_config(args.routing_config or DEFAULT_ROUTING_CONFIG_PATH)  # fail before starting Ray
     tenancy = _tenancy(args)
     # Prepare weights before starting Ray: a progress bar in the foreground, and a clear failure.
     sources = {app.name: model_source(app, _cache_root(args.cache_dir)) for app in apps}
@@ -190,10 +185,6 @@ def serve(args: argparse.Namespace) -> int:
     try:
         ray_cluster.connect(args.ray_address, args.num_cpus)
         watcher.start()
-        chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
-        chat.update(remote_engines(availabilities, clients))
-        registry = ModelRegistry(availabilities, chat, embed)
-        routing = default_routing(registry, config_path=routing_config, decision_log=args.decision_log)
 
         def deploy_all() -> None:
             for app in apps:
@@ -207,18 +198,8 @@ def serve(args: argparse.Namespace) -> int:
                 logger.info("%s is ready", app.entry.id)
 
         threading.Thread(target=deploy_all, name="deployer", daemon=True).start()
-
-        def status_report() -> dict[str, Any]:
-            return {"deployments": {n: asdict(s) for n, s in watcher.all().items()}}
-
-        telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
-        app = create_app(registry, {**chat, **embed}, status_provider=status_report,
-                         on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
-                         admin_key=os.environ.get(args.admin_key_env) or None, tracing=_tracing(args),
-                         limits=EdgeLimits(max_body_bytes=int(args.max_body_mb * 1024 * 1024)),
-                         response_store=ResponseStore(tenancy.db) if args.store_responses else None)
         logger.info("router listening on http://%s:%d/v1 (models are deploying)", args.host, args.port)
-        run_server(app, args.host, args.port, ServerLimits(max_connections=args.max_connections))
+        run_router(args, availabilities, apps, watcher, gpus, clients, tenancy)
     finally:
         logger.info("stopping: removing deployments and Ray")
         watcher.stop()
@@ -236,6 +217,35 @@ def _tracing(args: argparse.Namespace) -> Any:
     logger.info("tracing every request to %s%s", args.otel_endpoint,
                 " (with prompt text)" if args.otel_record_prompts else "")
     return Tracing.to_otlp(args.otel_endpoint, record_prompts=args.otel_record_prompts)
+
+
+def run_router(args: argparse.Namespace, availabilities: list[Availability], apps: list[Any], watcher: Any,
+               gpus: Any, clients: Any, tenancy: Any) -> None:
+    """Serve the router over the Serve applications `apps` (deployed or deploying) until stopped."""
+    from cluster.telemetry import TelemetrySampler
+    from router.app import create_app
+    from router.edge import EdgeLimits
+    from router.registry import ModelRegistry
+    from router.responses.store import ResponseStore
+    from router.routing.build import default_routing
+    from router.server import ServerLimits, run_server
+    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
+
+    chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
+    chat.update(remote_engines(availabilities, clients))
+    registry = ModelRegistry(availabilities, chat, embed)
+    routing = default_routing(registry, config_path=args.routing_config, decision_log=args.decision_log)
+
+    def status_report() -> dict[str, Any]:
+        return {"deployments": {n: asdict(s) for n, s in watcher.all().items()}}
+
+    telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
+    app = create_app(registry, {**chat, **embed}, status_provider=status_report,
+                     on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
+                     admin_key=os.environ.get(args.admin_key_env) or None, tracing=_tracing(args),
+                     limits=EdgeLimits(max_body_bytes=int(args.max_body_mb * 1024 * 1024)),
+                     response_store=ResponseStore(tenancy.db) if args.store_responses else None)
+    run_server(app, args.host, args.port, ServerLimits(max_connections=args.max_connections))
 
 
 def _tenancy(args: argparse.Namespace) -> Any:

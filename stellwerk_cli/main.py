@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ray-address", default=None,
                        help="join an existing Ray cluster (e.g. 'auto' or 'ray://head:10001') instead "
                             "of starting one on this machine")
+    serve.add_argument("--attach", default=None, metavar="ADDRESS",
+                       help="attach to the applications already deployed on the Ray cluster at ADDRESS "
+                            "(see `stellwerk deploy`) and deploy nothing: a stateless router, one of any "
+                            "number (RAY_AUTH_MODE=token where the cluster uses Ray's token auth)")
     serve.add_argument("--num-cpus", type=int, default=None,
                        help="logical CPUs for the embedded Ray (default: all cores)")
     serve.add_argument("--models", default=None,
@@ -117,7 +121,7 @@ class _CommandModule(Protocol):
 # heavy imports belong inside the handlers).
 _COMMAND_MODULES: tuple[str, ...] = (
     "stellwerk_cli.tenancy", "stellwerk_cli.eval", "stellwerk_cli.overhead", "stellwerk_cli.bench",
-    "stellwerk_cli.plan", "stellwerk_cli.cost",
+    "stellwerk_cli.plan", "stellwerk_cli.cost", "stellwerk_cli.cluster",
 )
 
 

@@ -84,6 +84,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "created_at_us BIGINT NOT NULL, model TEXT NOT NULL, messages TEXT NOT NULL)",
         "CREATE INDEX stored_responses_tenant ON stored_responses (tenant, created_at_us)",
     )),
+    Migration(6, "cluster-wide rate-limit window", (
+        "CREATE TABLE rate_window (id {autoid}, tenant TEXT NOT NULL, at_us BIGINT NOT NULL, "
+        "tokens BIGINT NOT NULL)",
+        "CREATE INDEX rate_window_tenant_at ON rate_window (tenant, at_us)",
+    )),
 )
 
 

@@ -34,7 +34,7 @@ from router.store import Database, Ledger, LedgerRecord, LedgerWriter, StoreErro
 from router.tenancy.budget import BudgetTracker
 from router.tenancy.config import ANONYMOUS_TENANT, TenantConfig, TenantsConfig
 from router.tenancy.directory import Directory
-from router.tenancy.limits import Admission, RateLimiter
+from router.tenancy.limits import Admission, Limiter, SharedRateLimiter
 from router.tracing import current_trace_id, span
 from serving.errors import AuthenticationFailed, NotAllowed, StellwerkError
 
@@ -87,13 +87,14 @@ class _OnPremOnly:
 
 class TenancyService:
     def __init__(self, tenants: ConfigHolder[TenantsConfig], db: Database, *,
-                 detector: SensitiveDataDetector | None = None, budget_refresh_s: float = 5.0) -> None:
+                 detector: SensitiveDataDetector | None = None, budget_refresh_s: float = 5.0,
+                 limiter: Limiter | None = None) -> None:
         """Reads keys, bans and budgets now and starts the ledger writer thread; `start` (in the
         app's lifespan) adds the background polling, `close` stops everything."""
         self.tenants = tenants
         self.db = db
         self.directory = Directory(db)
-        self.limiter = RateLimiter()
+        self.limiter = limiter or SharedRateLimiter(db)
         self.ledger = Ledger(db)
         self.budgets = BudgetTracker(self.ledger)
         self.writer = LedgerWriter(db)
