@@ -12,5 +12,7 @@ echo "==> PostgreSQL for the ledger tests"
 bash scripts/ensure_postgres.sh
 echo "==> unit tests"
 "$bin/python" -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
+echo "==> packaging: locks, licences, the wheel installed outside the checkout (about a minute)"
+"$bin/python" -m pytest tests/packaging -q
 echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"
 "$bin/python" -m pytest tests/e2e -q
