@@ -1,5 +1,5 @@
 # Stellwerk — the two commands of the README are `make serve` and `make test`.
-.PHONY: serve test test-unit test-e2e test-cluster lint bench setup prepare
+.PHONY: serve test test-unit test-e2e test-cluster test-packaging lint bench setup prepare lock sbom
 
 PY := .venv/bin/python
 # `python -m` from the repository root runs this checkout's code (Ray workers inherit the driver's
@@ -26,7 +26,16 @@ test-e2e: prepare
 	$(PY) -m pytest tests/e2e -q
 
 test-cluster: setup  ## a real two-node Ray cluster on this host: deploy, two routers, one killed (~2-3 min)
-	flock /tmp/stellwerk-heavy.lock $(PY) -m pytest tests/cluster -q
+	$(PY) -m pytest tests/cluster -q
+
+test-packaging: setup  ## build the wheel + sdist, install the wheel into a throwaway venv, run it from outside
+	$(PY) -m pytest tests/packaging -q
+
+lock:             ## regenerate requirements/*.lock (hashes), sbom/*.cdx.json and the licence check (network)
+	bash scripts/lock.sh
+
+sbom:             ## only the SBOM and the licence check, from the committed locks (network)
+	bash scripts/lock.sh --sbom-only
 
 lint: setup
 	.venv/bin/ruff check .
