@@ -112,9 +112,9 @@ def create_app(
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
-    if tracing is not None:
-        app.add_middleware(TracingMiddleware, tracing=tracing)
     app.add_middleware(EdgeGuard, limits=limits or EdgeLimits())
+    if tracing is not None:  # NOTE: outermost, so the edge's authentication and refusals are traced
+        app.add_middleware(TracingMiddleware, tracing=tracing)
     for router in (chat_router, anthropic_router, responses_router, embeddings_router, routing_router,
                    tenancy_router, system_router, console_router):
         app.include_router(router)

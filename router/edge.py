@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from router.chat.text import lone_surrogate_path
 from router.http import error_response
 from router.store import StoreError
-from router.tenancy.http import CALLER_STATE
+from router.tenancy.http import CALLER_STATE, authenticate_traced
 from serving.errors import (
     InternalError,
     InvalidRequest,
@@ -97,7 +97,7 @@ class EdgeGuard:
         path: str = scope.get("path", "")
         if path.startswith(_API_PREFIX):
             try:
-                ctx = _tenancy(scope).authenticate(Headers(scope=scope))
+                ctx = authenticate_traced(_tenancy(scope), Headers(scope=scope))
                 scope.setdefault("state", {})[CALLER_STATE] = ctx
             except StellwerkError as exc:
                 _record(scope, exc, None)

@@ -31,17 +31,20 @@ def _clean_optional(text: str | None) -> str | None:
 
 
 def _clean_call(d: ToolCallDelta) -> ToolCallDelta:
-    return ToolCallDelta(index=d.index, id=_clean_optional(d.id), name=_clean_optional(d.name),
-                         arguments=clean_text(d.arguments))
+    # dataclasses.replace keeps every other field (e.g. a provider's opaque `extra` for the next turn).
+    return dataclasses.replace(d, id=_clean_optional(d.id), name=_clean_optional(d.name),
+                               arguments=clean_text(d.arguments))
 
 
 def clean_chunk(chunk: ChatChunk) -> ChatChunk:
     """`chunk` with encodable text everywhere a client will see it (the same object if it was)."""
-    if chunk.text.isascii() and not chunk.tool_calls and chunk.role in (None, "assistant") \
+    if chunk.text.isascii() and chunk.reasoning.isascii() and not chunk.tool_calls \
+            and chunk.role in (None, "assistant") \
             and (chunk.finish_reason is None or chunk.finish_reason.isascii()):
         return chunk
     return dataclasses.replace(
-        chunk, text=clean_text(chunk.text), role=_clean_optional(chunk.role),
+        chunk, text=clean_text(chunk.text), reasoning=clean_text(chunk.reasoning),
+        role=_clean_optional(chunk.role),
         finish_reason=_clean_optional(chunk.finish_reason),
         tool_calls=tuple(_clean_call(d) for d in chunk.tool_calls))
 

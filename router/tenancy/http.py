@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from router.schemas import ChatCompletionRequest
 from router.tenancy.service import Screening, TenancyService, TenantContext
 from router.tracing import set_request_attributes, span
 
-__all__ = ["Caller", "ChatGate", "caller", "gate_chat", "routing_hints"]
+__all__ = ["Caller", "ChatGate", "authenticate_traced", "caller", "gate_chat", "routing_hints"]
 
 CALLER_STATE = "stellwerk_caller"  # the request-scope key router.edge stores the caller under
 
@@ -27,9 +28,13 @@ async def caller(request: Request) -> TenantContext:
     ctx = request.scope.get("state", {}).get(CALLER_STATE)  # authenticated by router.edge already
     if isinstance(ctx, TenantContext):
         return ctx
-    tenancy: TenancyService = request.app.state.tenancy
+    return authenticate_traced(request.app.state.tenancy, request.headers)
+
+
+def authenticate_traced(tenancy: TenancyService, headers: Mapping[str, str]) -> TenantContext:
+    """`tenancy.authenticate` in its own span (401 raised as it is)."""
     with span("stellwerk.authenticate") as current:
-        ctx = tenancy.authenticate(request.headers)
+        ctx = tenancy.authenticate(headers)
         current.set_attribute("stellwerk.tenant", ctx.tenant)
     set_request_attributes({"stellwerk.tenant": ctx.tenant})
     return ctx

@@ -399,7 +399,9 @@ async def test_when_every_fallback_candidate_fails_one_error_lists_each() -> Non
                FakeChatEngine("gemini/gemini-2.5-flash", error=EngineUnavailable("down one"))]
     stack = build_stack(engines, category="chit_chat")
     async with asgi_client(stack.app) as client:
-        response = await client.post(CHAT, json={**ask(), "model": "auto"})
+        # The floor-based objective tries the cheapest first: Gemma, then gpt-4o-mini, then Flash last.
+        response = await client.post(CHAT, json={**ask(), "model": "auto"},
+                                     headers={"x-stellwerk-objective": "good-enough"})
 
     assert response.status_code == 503, response.text
     error = response.json()["error"]
