@@ -10,11 +10,17 @@ __all__ = ["write_model_card"]
 _STATIC = """\
 ## Sources and licences (as ../shared/data/routing/SOURCES.md names them)
 - Category labels: `router_prompts_index.jsonl.gz` (rows with a null `router_category`, i.e.
-  Arena-Hard v0.1, dropped): MMLU (MIT, via RouteLLM Apache-2.0), GSM8K (MIT), HumanEval (MIT),
-  Arena-Hard v2 (Apache-2.0), Vicuna-bench (Apache-2.0), BFCL v4 (Apache-2.0).
+  Arena-Hard v0.1, dropped; its MMLU rows left out): GSM8K (MIT), HumanEval (MIT), Arena-Hard v2
+  (Apache-2.0), Vicuna-bench (Apache-2.0), BFCL v4 (Apache-2.0); plus the MMLU-Pro (MIT data,
+  Apache-2.0 repo), MATH level 5 (MIT) and CRUXEval-O (MIT) prompts of `multimodel/` with its
+  `category` (knowledge/math, math, coding). MMLU was swapped for MMLU-Pro so that the category head
+  and the quality model (router/quality) share one set of embeddings; MMLU's formal_logic and
+  logical_fallacies rows (reasoning) went with it.
 - `router/features/seed_prompts.jsonl`: prompts **written for this project** (no external source) for
-  the thin classes chit_chat, general and extraction (incl. summarisation), plus 40 short arithmetic
-  and algebra questions: the math data is long word problems and exam questions, so without them a
+  the thin classes chit_chat, general and extraction (incl. summarisation), short factual questions
+  ("What is the capital of Australia?" read as tool_use before), proofs, logic puzzles, code and
+  writing requests, plus 40 short arithmetic and algebra questions: the math data is long word
+  problems and exam questions, so without them a
   bare "What is 17*23?" looked like BFCL's short "calculate ..." tool_use prompts. The extraction prompts
   combine 12 short made-up passages with a handful of instruction phrasings, so variants of one
   passage land on both sides of the split: extraction's held-out recall is optimistic.
@@ -42,17 +48,19 @@ _STATIC = """\
   --out router/features/artifacts` (embeddings cached under /tmp/features_cache).
 
 ## Caveats
-- MMLU dominates the category data (knowledge ~70 % of rows): overall accuracy mostly measures
-  MMLU; read macro-F1 and per-class recall. chit_chat, general and extraction rest mostly on the
+- MMLU-Pro dominates the category data (knowledge ~60 % of rows): overall accuracy mostly measures
+  MMLU-Pro; read macro-F1 and per-class recall. chit_chat, general and extraction rest mostly on the
   small project-written seed set, and their held-out n is tiny.
-- Datasets label by source, not by content: an MMLU "college_computer_science" question is
+- Datasets label by source, not by content: an MMLU-Pro "computer science" question is
   `knowledge`, a Vicuna Fermi question is `reasoning`, so some "errors" are defensible answers.
 - The classifier never sees tool schemas: `tool_use` means the text reads like a function-calling
   request; the router should also use `needs_tools`.
 - The quality head learned from exam-style questions (MMLU, GSM8K) and 2024 models; on chat, code or
   writing prompts its p_weak_ok is out of domain. On GSM8K it has no signal (AUC about 0.5): MiniLM
   embeddings see the topic of a word problem, not its difficulty. Use it as a ranking signal, calibrated per
-  deployment, not as a probability of today's models' success.
+  deployment, not as a probability of today's models' success. The per-model quality model in
+  router/quality supersedes it for routing; this head (and its metrics above) is kept unchanged
+  from its last full training for `stellwerk eval` and the old `p_weak_ok` field.
 """
 
 

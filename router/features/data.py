@@ -1,9 +1,10 @@
 """Training rows read from the shared routing data (../shared/data/routing, see its SOURCES.md).
 
 Training-time only; nothing here is copied into the project. Category rows come from
-`router_prompts_index.jsonl.gz` (rows with a null `router_category` dropped) plus the project-authored
-seed prompts; quality rows come from the MMLU and GSM8K strong/weak labels, without the prompts found
-in RouteLLM's training data.
+`router_prompts_index.jsonl.gz` (rows with a null `router_category` dropped, and its MMLU rows replaced
+by the MMLU-Pro, MATH level 5 and CRUXEval rows of `multimodel/`, whose embeddings the quality model
+needs anyway) plus the project-authored seed prompts; quality rows come from the MMLU and GSM8K
+strong/weak labels, without the prompts found in RouteLLM's training data.
 """
 
 from __future__ import annotations
@@ -31,10 +32,21 @@ class Row:
     source: str
 
 
+MULTIMODEL_SOURCES: Final = {"MMLU-Pro": "mmlu_pro", "ZeroEval/math_level5": "math_l5",
+                              "ZeroEval/cruxeval_o": "cruxeval_o"}
+
+
 def category_rows(data: Path, seeds: Path = SEED_PROMPTS) -> list[Row]:
-    """Index rows with a category, then the seed prompts."""
+    """Index rows with a category (MMLU replaced by the multimodel rows), then the seed prompts.
+
+    BFCL's `irrelevance` rows (should_call_tool false: plain maths and facts questions where no tool
+    fits) are left out: their `tool_use` label describes the tool list they came with, not the text."""
     rows = [Row(r["prompt"], r["router_category"], r["source"])
-            for r in _jsonl(data / "router_prompts_index.jsonl.gz") if r.get("router_category")]
+            for r in _jsonl(data / "router_prompts_index.jsonl.gz")
+            if r.get("router_category") and r["source"] != "mmlu" and r.get("should_call_tool") is not False]
+    rows += [Row(r["prompt"], r["category"], MULTIMODEL_SOURCES[r["source"]])
+             for r in _jsonl(data / "multimodel" / "routing_multimodel.jsonl.gz")
+             if r["source"] in MULTIMODEL_SOURCES]
     if seeds.is_file():
         rows += [Row(r["prompt"], r["category"], "seed") for r in _jsonl(seeds)]
     unknown = {r.label for r in rows} - set(CATEGORIES)

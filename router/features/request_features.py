@@ -1,8 +1,9 @@
 """What the router knows about a chat request before choosing a model.
 
 `RequestFeatures` holds the structural facts read from the body (size, output limit, tools, JSON mode,
-images) and the learned ones (language, task category, P(weak model is good enough)). It never holds
-the prompt text, so it can be logged, put in metrics labels or returned in headers.
+images) and the learned ones (language, task category, P(weak model is good enough), and the prompt's
+quality profile: difficulty, discrimination and category weights for `router.quality`). It never
+holds the prompt text, so it can be logged, put in metrics labels or returned in headers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+from router.quality.profile import PromptProfile
 from router.schemas import ChatCompletionRequest
 
 __all__ = ["RequestFeatures", "StructuralFeatures", "structural_features"]
@@ -33,6 +35,7 @@ class RequestFeatures:
     category: str
     category_confidence: float
     p_weak_ok: float | None
+    profile: PromptProfile | None = None  # None without user text or without quality artifacts
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict of the fields (floats rounded to 4 places)."""
@@ -40,6 +43,7 @@ class RequestFeatures:
         data["category_confidence"] = round(self.category_confidence, 4)
         if self.p_weak_ok is not None:
             data["p_weak_ok"] = round(self.p_weak_ok, 4)
+        data["profile"] = None if self.profile is None else self.profile.to_json()
         return data
 
 

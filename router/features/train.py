@@ -2,6 +2,9 @@
 
     python -m router.features.train --data ../shared/data/routing --out router/features/artifacts
 
+(`--keep-quality-head` retrains the category head alone; the quality model in router/quality records
+the category head's hash, so retrain it after this: python -m router.quality.train.)
+
 Training-time only (needs scikit-learn). Rows whose prompt `split.is_held_out` are never trained on;
 the metrics in metadata.json and MODEL_CARD.md are computed on them. Embeddings are cached under
 --cache so a re-run does not re-embed the ~18k prompts.
@@ -46,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                            DEFAULT_EMBEDDER_ID, DEFAULT_MAX_SEQ_LENGTH)
     args.out.mkdir(parents=True, exist_ok=True)
     category = _train_category(category_rows(args.data), cache, args.out / CATEGORY_HEAD)
-    quality = _train_quality(quality_rows(args.data), cache, args.out / QUALITY_HEAD)
+    if args.keep_quality_head:
+        quality = json.loads((args.out / METADATA).read_text())["quality_head"]
+    else:
+        quality = _train_quality(quality_rows(args.data), cache, args.out / QUALITY_HEAD)
     metadata = _metadata(category, quality)
     if args.latency:
         from router.features.latency import measure_latency
@@ -63,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="artifacts folder to write")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/features_cache"), help="embedding cache")
     parser.add_argument("--threads", type=int, default=2, help="torch threads while embedding")
+    parser.add_argument("--keep-quality-head", action="store_true",
+                        help="retrain the category head only; keep quality_head.npz and its metrics")
     parser.add_argument("--no-latency", dest="latency", action="store_false",
                         help="skip measuring per-request latency")
     return parser

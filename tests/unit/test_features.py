@@ -41,11 +41,26 @@ def test_artifacts_load_with_every_category(extractor: FeatureExtractor) -> None
     ("Summarize the following text in one sentence: The council voted on Monday to extend the tram "
      "line to the northern suburbs; construction starts next spring.", "extraction"),
     ("Write a short poem about the sea at night.", "writing"),
+    # The examples ("hi there" was tool_use, the proof coding).
+    ("hi there", "chit_chat"),
+    ("Prove that there are infinitely many primes.", "math"),
 ])
 def test_obvious_prompts_classify_right(extractor: FeatureExtractor, prompt: str, category: str) -> None:
     features = extractor.extract(_request(prompt))
     assert features.category == category
     assert 0.0 < features.category_confidence <= 1.0
+
+
+@pytest.mark.parametrize("prompt", ["What is the capital of France?",
+                                    "Calculate the area of a circle of radius 3.",
+                                    "Thanks! Can you recommend a good book for a long flight?"])
+def test_tool_use_needs_tools(extractor: FeatureExtractor, prompt: str) -> None:
+    # The head reads these as BFCL-like (its tool_use class sees no tool schemas); without tools in
+    # the request the category is the best other class, with tools it may be tool_use.
+    assert extractor.classify([prompt])[0][extractor.categories.index("tool_use")] > 0.3
+    assert extractor.extract(_request(prompt)).category != "tool_use"
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    assert extractor.extract(_request(prompt, tools=tools)).category == "tool_use"
 
 
 def test_classify_and_p_weak_ok_are_batched(extractor: FeatureExtractor) -> None:
@@ -74,6 +89,7 @@ def test_request_without_user_text_gets_default(extractor: FeatureExtractor) -> 
     image_only = [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]
     features = extractor.extract(_request(image_only))
     assert (features.category, features.category_confidence, features.p_weak_ok) == ("general", 0.0, None)
+    assert features.profile is None and features.to_json()["profile"] is None
     assert features.language == "und"
 
 
@@ -83,7 +99,8 @@ def test_to_json_has_no_prompt_text(extractor: FeatureExtractor) -> None:
     dumped = json.dumps(data)
     assert "IBAN" not in dumped and "DE89" not in dumped
     assert set(data) == {"prompt_tokens", "max_tokens", "needs_tools", "needs_json", "has_images",
-                         "language", "category", "category_confidence", "p_weak_ok"}
+                         "language", "category", "category_confidence", "p_weak_ok", "profile"}
+    assert set(data["profile"]) == {"difficulty", "discrimination", "category_weights"}
 
 
 @pytest.mark.parametrize(("text", "language"), [
