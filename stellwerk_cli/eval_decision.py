@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from benchmarks.eval.dataset import Row
+    from models.catalogue import ModelEntry
     from router.features.request_features import RequestFeatures
     from router.routing.service import QualityPredictor
 
@@ -62,16 +63,23 @@ def handle_decision(args: argparse.Namespace, *, predictor: QualityPredictor | N
         rows = _select(load_rows(args.data), args)
         models = common_models(rows, _split(args.models))
         prices = load_prices(args.prices) if args.prices else {}
+        if not args.models:  # every commonly scored model: leave out those without any price, and say so
+            catalogue_ids = {e.id for e in load_catalogue().models}
+            unpriced = [m for m in models if m not in prices and m not in catalogue_ids]
+            if unpriced:
+                print(f"stellwerk eval: left out (no price): {', '.join(unpriced)}", file=sys.stderr)
+                models = [m for m in models if m not in unpriced]
         entries = candidate_entries(models, load_catalogue(), prices)
         config = load_routing_config(args.routing_config or DEFAULT_ROUTING_CONFIG_PATH)
         weights = tuple(float(w) for w in _split(args.cost_weights)) or DEFAULT_COST_WEIGHTS
         spec = DecisionEval(rows, entries, config, args.objective, weights)
+        predictor = predictor or _predictor(entries)
     except (EvalDataError, FileNotFoundError, ValueError) as exc:
         print(f"stellwerk eval: {exc}", file=sys.stderr)
         return 2
     from benchmarks.eval.decision_eval import evaluate_decision
 
-    result = evaluate_decision(spec, features or _features(rows), predictor or _predictor(),
+    result = evaluate_decision(spec, features or _features(rows), predictor,
                                _progress(len(weights) * len(rows)))
     out = args.out or _default_out()
     paths = write_decision_outputs(result, out)
@@ -115,10 +123,26 @@ def _features(rows: list[Row]) -> dict[str, RequestFeatures]:
     return out
 
 
-def _predictor() -> QualityPredictor:
-    from router.routing.build import shipped_quality
+def _predictor(entries: list[ModelEntry]) -> QualityPredictor:
+    """The router's quality model for `entries`: catalogue models from their descriptors, models of the
+    training data (e.g. the routing data's 56) from their fitted abilities; no category fallback, so a
+    model the quality model cannot describe is reported rather than scored by a table."""
+    from benchmarks.eval.dataset import EvalDataError
+    from models.quality import QualityTable
+    from router.quality.model import QualityModel
+    from router.quality.predictor import QualityPredictor as PromptQuality
+    from router.quality.predictor import catalogue_descriptors
 
-    return shipped_quality()
+    model = QualityModel.load()
+    descriptors = catalogue_descriptors(model, entries, QualityTable.load())
+    for entry in entries:
+        if entry.id not in descriptors and entry.id in model.train_models:
+            descriptors[entry.id] = model.training_descriptor(entry.id)
+    unknown = sorted(e.id for e in entries if e.id not in descriptors)
+    if unknown:
+        raise EvalDataError(f"the quality model cannot describe {unknown} (no quality-table row and not in "
+                            "its training data)")
+    return PromptQuality(model, descriptors)
 
 
 def _progress(total: int) -> Callable[[int, int], None]:

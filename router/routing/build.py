@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cluster.telemetry import TelemetrySampler
+from models.catalogue import ModelEntry
 from models.quality import QualityTable
 from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
 from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
 from router.routing.decision_log import DecisionLog
-from router.routing.service import CategoryQuality, FeatureSource, QualityPredictor, RoutingService
+from router.routing.service import (
+    CategoryQuality,
+    FeatureSource,
+    FirstKnownQuality,
+    QualityPredictor,
+    RoutingService,
+)
 
 __all__ = ["default_routing", "shipped_features", "shipped_quality"]
 
@@ -38,7 +45,7 @@ def default_routing(
         return RoutingService(
             holder,
             features or shipped_features(),
-            quality or shipped_quality(),
+            quality or shipped_quality(registry.chat_candidates()),
             registry.chat_candidates,
             lambda: telemetry.latest,
             metrics,
@@ -56,6 +63,10 @@ def shipped_features() -> FeatureSource:
     return FeatureExtractor.load()
 
 
-def shipped_quality() -> QualityPredictor:
-    """The packaged quality predictor the router uses by default."""
-    return CategoryQuality(QualityTable.load())
+def shipped_quality(entries: Sequence[ModelEntry]) -> QualityPredictor:
+    """The packaged per-prompt quality model for `entries` (descriptors from models/quality.yaml and
+    the training data), falling back to the category table where it has no prediction."""
+    from router.quality.predictor import QualityPredictor as PromptQuality
+
+    table = QualityTable.load()
+    return FirstKnownQuality(PromptQuality.from_catalogue(entries, table), CategoryQuality(table))

@@ -89,6 +89,10 @@ class ValueObjective(_Strict):
     type: Literal["value"]
     cost_weight: float = Field(default=20.0, ge=0, description="Quality points per unit of currency.")
     min_quality: float = Field(default=0.35, ge=0, le=1)
+    quality_cap: float = Field(
+        default=1.0, gt=0, le=1,
+        description="Predicted quality above this counts as this (satisficing): among models predicted "
+                    "at least this good, the cheapest wins, so easy prompts stay on cheap models.")
     ttft_target_s: float | None = Field(default=2.0, gt=0)
 
 

@@ -86,6 +86,7 @@ class Decision:
     features: RequestFeatures
     quality_floor: float | None
     cost_weight: float | None = None
+    quality_cap: float = 1.0
     session: str | None = None        # the session key's short digest, when the request has one
     budget_note: str | None = None    # what the frontier budget said, when one applied
 
@@ -97,6 +98,7 @@ class Decision:
             "objective": self.objective,
             "quality_floor": self.quality_floor,
             "cost_weight": self.cost_weight,
+            "quality_cap": self.quality_cap,
             "session": self.session,
             "budget": self.budget_note,
             "fallback_order": [e.id for e in self.order[1:]],
@@ -109,18 +111,18 @@ def _round(value: object) -> object:
     return round(value, 6) if isinstance(value, float) else value
 
 
-def utility(a: Assessment, cost_weight: float) -> float:
-    """Predicted quality minus what its estimated cost is worth in quality points."""
-    return _q(a) - cost_weight * a.est_cost
+def utility(a: Assessment, cost_weight: float, cap: float = 1.0) -> float:
+    """Predicted quality (counted up to `cap`) minus what its estimated cost is worth in quality points."""
+    return min(_q(a), cap) - cost_weight * a.est_cost
 
 
 def rank(name: str, objective: Objective, features: RequestFeatures, assessed: Sequence[Assessment],
          rejected: Sequence[Rejection], *, cost_weight: float | None = None) -> Decision:
     """Order `assessed` (non-empty) under `objective` and explain the first. `cost_weight` overrides a
     value objective's own (a per-request or per-tenant setting)."""
-    weight = None
+    weight, cap = None, 1.0
     if isinstance(objective, ValueObjective):
-        floor = objective.min_quality
+        floor, cap = objective.min_quality, objective.quality_cap
         weight = objective.cost_weight if cost_weight is None else cost_weight
         order, reason, why, notes = _best_value(objective, weight, assessed)
     elif isinstance(objective, CheapestObjective):
@@ -134,11 +136,11 @@ def rank(name: str, objective: Objective, features: RequestFeatures, assessed: S
         order, reason, why, notes = _local_only(objective, assessed)
     if reason in ("cheapest", "best-value") and order[0].entry.kind != "local":
         reason = _why_not_local(rejected, reason)
-    scored = [_scored(a, notes.get(a.entry.id), weight) for a in assessed]
+    scored = [_scored(a, notes.get(a.entry.id), weight, cap) for a in assessed]
     scored += [ScoredCandidate(r.model, "", "", None, 0.0, None, None, False, f"{r.stage}: {r.reason}")
                for r in rejected]
     return Decision(name, order[0].entry, reason, why, tuple(a.entry for a in order), tuple(scored),
-                    features, floor, weight)
+                    features, floor, weight, cap)
 
 
 _LOCAL_REJECTION_REASONS = {"capability": "capability", "context": "context-length", "health": "unhealthy"}
@@ -256,7 +258,7 @@ def _best_value(objective: ValueObjective, weight: float,
             slow.append(a)
 
     def key(a: Assessment) -> tuple[float, bool, float]:
-        return (-utility(a, weight), not a.local, a.predicted_ttft_s)
+        return (-utility(a, weight, objective.quality_cap), not a.local, a.predicted_ttft_s)
 
     eligible = sorted((a for a in assessed if a.entry.id not in notes), key=key)
     rest = sorted((a for a in assessed if a.entry.id in notes), key=key)
@@ -268,8 +270,9 @@ def _best_value(objective: ValueObjective, weight: float,
     if better_but_slow:
         skipped = better_but_slow[0].entry.id
         return [*eligible, *rest], "spillover", f"{skipped} skipped: {notes[skipped]}", notes
-    why = (f"predicted quality {_q(top):.2f} at cost {top.est_cost:.5f}: the best quality - "
-           f"{weight:g} x cost ({utility(top, weight):.3f})")
+    cap = objective.quality_cap
+    why = (f"predicted quality {_q(top):.2f} at cost {top.est_cost:.5f}: the best min(quality, {cap:g}) "
+           f"- {weight:g} x cost ({utility(top, weight, cap):.3f})")
     return [*eligible, *rest], "best-value", why, notes
 
 
@@ -279,7 +282,7 @@ def _local_only(_: LocalOnlyObjective,
     return order, "local-only", f"{order[0].entry.id}: the soonest local model", {}
 
 
-def _scored(a: Assessment, note: str | None, weight: float | None) -> ScoredCandidate:
+def _scored(a: Assessment, note: str | None, weight: float | None, cap: float) -> ScoredCandidate:
     return ScoredCandidate(a.entry.id, a.entry.provider, a.entry.kind, a.quality, a.est_cost,
                            a.predicted_ttft_s, a.queued if a.local else None, note is None, note or "ok",
-                           None if weight is None else utility(a, weight), a.frontier)
+                           None if weight is None else utility(a, weight, cap), a.frontier)

@@ -40,8 +40,8 @@ from router.tracing import current_trace_id, span
 from router.tracing_attributes import decision_attributes, feature_attributes
 from serving.errors import EngineUnavailable, InvalidRequest, NotAllowed, StellwerkError
 
-__all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "QualityPredictor", "QualityScores",
-           "RoutingService"]
+__all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "FirstKnownQuality", "QualityPredictor",
+           "QualityScores", "RoutingService"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,21 @@ class CategoryQuality:
 
     def predict(self, features: RequestFeatures, entry: ModelEntry) -> float | None:
         return self._table.score(entry.id, features.category)
+
+
+class FirstKnownQuality:
+    """The first of several predictors that knows the (request, model) pair: e.g. the per-prompt model,
+    then the category table for a request without text or a model without a descriptor."""
+
+    def __init__(self, *predictors: QualityPredictor) -> None:
+        self._predictors = predictors
+
+    def predict(self, features: RequestFeatures, entry: ModelEntry) -> float | None:
+        for predictor in self._predictors:
+            value = predictor.predict(features, entry)
+            if value is not None:
+                return value
+        return None
 
 
 @dataclass
@@ -200,7 +215,7 @@ class RoutingService:
                        budgets: Sequence[FrontierBudget], *, commit: bool) -> Decision:
         pool = [a for a in assessed if a.entry.id in eligible_ids] or list(assessed)
         weight = decision.cost_weight or 0.0
-        gain, frontier_cost = _frontier_gain(pool, weight)
+        gain, frontier_cost = _frontier_gain(pool, weight, decision.quality_cap)
         chosen = next(a for a in assessed if a.entry.id == decision.chosen.id)
         notes = []
         if chosen.frontier:
@@ -327,16 +342,16 @@ def _promote(decision: Decision, chosen: Assessment, reason: str, explanation: s
                                explanation=explanation)
 
 
-def _frontier_gain(pool: Sequence[Assessment], weight: float) -> tuple[float, float]:
+def _frontier_gain(pool: Sequence[Assessment], weight: float, cap: float) -> tuple[float, float]:
     """(best frontier utility - best non-frontier utility, the best frontier candidate's cost)."""
     frontier = [a for a in pool if a.frontier]
     other = [a for a in pool if not a.frontier]
     if not frontier:
         return -math.inf, 0.0
-    best = max(frontier, key=lambda a: utility(a, weight))
+    best = max(frontier, key=lambda a: utility(a, weight, cap))
     if not other:
         return math.inf, best.est_cost
-    return utility(best, weight) - max(utility(a, weight) for a in other), best.est_cost
+    return utility(best, weight, cap) - max(utility(a, weight, cap) for a in other), best.est_cost
 
 
 def _objective(cfg: RoutingConfig, name: str | None) -> tuple[str, Objective]:

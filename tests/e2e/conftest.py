@@ -29,7 +29,7 @@ from tests.fake_providers.runner import serve_app
 READY_TIMEOUT_S = float(os.environ.get("STELLWERK_E2E_READY_TIMEOUT_S", "900"))
 STOP_TIMEOUT_S = 90.0
 CHAT_MODEL = "gemma-3-270m"
-FRONTIER_MODEL = "openai/gpt-4.1"
+FRONTIER_MODELS = frozenset({"openai/gpt-4.1", "gemini/gemini-3.1-pro-preview"})
 EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 
@@ -93,9 +93,10 @@ def session_processes(sid: int) -> list[str]:
 # its own key variable so the real providers' entries stay unavailable and are never called.
 FAKE_REMOTES = {
     "openai/gpt-4o-mini": ("openai_server", "/v1"),
-    "openai/gpt-4.1": ("openai_server", "/v1"),  # a frontier model (for the value objective and budgets)
     "anthropic/claude-3.5-haiku": ("anthropic_server", ""),
-    "gemini/gemini-2.5-flash": ("gemini_server", ""),
+    # Frontier models (output price >= $6 per 1M tokens) for the value objective and frontier budgets.
+    "openai/gpt-4.1": ("openai_server", "/v1"),
+    "gemini/gemini-3.1-pro-preview": ("gemini_server", ""),
 }
 FAKE_KEY_ENV = "STELLWERK_E2E_FAKE_KEY"
 
