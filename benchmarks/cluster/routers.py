@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from tests.cluster.test_two_nodes import (
 from tests.fake_providers import openai_server
 from tests.fake_providers.runner import serve_app
 
-WORKLOADS = {
+WORKLOADS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "embeddings": ("/v1/embeddings", lambda i: {"model": EMBEDDING, "input": [f"sentence number {i}"]}),
     "chat-remote": ("/v1/chat/completions",
                     lambda i: {"model": REMOTE, "messages": [{"role": "user", "content": f"hi {i}"}]}),
