@@ -21,7 +21,9 @@ def connect(address: str | None, num_cpus: int | None) -> None:
     # Quieter, and no usage reporting from an air-gapped cluster.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 2, include_dashboard=False,
+        # NOTE: address="local" always starts a new Ray here; without it ray.init() joins whatever
+        # cluster `ray start` last recorded on this machine (or $RAY_ADDRESS), even a dead one.
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 2, include_dashboard=False,
                  logging_level=logging.WARNING, log_to_driver=True)
     else:
         ray.init(address=address, logging_level=logging.WARNING)

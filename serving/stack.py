@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -10,12 +12,14 @@ from cluster.serve_status import ServeStatusWatcher
 from models.availability import Availability
 from serving.deploy import PlannedApp
 from serving.engine import ChatChunk, ChatEngine, EmbeddingEngine, EngineStats
-from serving.errors import EngineUnavailable
+from serving.errors import EngineUnavailable, StellwerkError
 from serving.pool_stats import POOL_STATS, PoolStats
 from serving.ray_engine import HandleProvider, RayChatEngine, RayEmbeddingEngine, ReplicaCounter
 from serving.remote.registry import ProviderClients, create_remote_engine
 
 __all__ = ["PoolChatEngine", "remote_engines", "running_replicas", "serve_engines", "status_aware_handles"]
+
+logger = logging.getLogger(__name__)
 
 
 def status_aware_handles(watcher: ServeStatusWatcher) -> HandleProvider:
@@ -67,6 +71,7 @@ class PoolChatEngine:
         self._app = app_name
         self._replicas = replicas
         self._pool_stats = pool_stats
+        self._waking: asyncio.Future[None] | None = None
 
     def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
         return self._engine.chat(request)
@@ -83,6 +88,19 @@ class PoolChatEngine:
         if pooled is None:
             return await self._engine.stats()
         return dataclasses.replace(pooled, replicas=replicas)
+
+    def wake(self) -> None:
+        """Ask Serve for a replica now: a call queued in the handle makes Serve scale the pool up from
+        zero. At most one wake-up call is in flight. For the routing engine to call when it skips this
+        pool for "no ready replica" (otherwise only a request naming the model wakes it)."""
+        if self._waking is None or self._waking.done():
+            self._waking = asyncio.ensure_future(self._wake())
+
+    async def _wake(self) -> None:
+        try:
+            await self._engine.check_health()  # through the handle: waits for the replica
+        except StellwerkError as exc:
+            logger.info("waking %s: %s", self.model_id, exc.message)
 
     def _require_replica(self) -> int:
         replicas = self._replicas(self._app)

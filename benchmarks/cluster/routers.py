@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from tests.cluster.test_two_nodes import (
 from tests.fake_providers import openai_server
 from tests.fake_providers.runner import serve_app
 
-WORKLOADS = {
+WORKLOADS: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
     "embeddings": ("/v1/embeddings", lambda i: {"model": EMBEDDING, "input": [f"sentence number {i}"]}),
     "chat-remote": ("/v1/chat/completions",
                     lambda i: {"model": REMOTE, "messages": [{"role": "user", "content": f"hi {i}"}]}),
@@ -127,33 +127,41 @@ def embedded(catalogue: Path, folder: Path) -> Iterator[str]:
         stop(Router(proc, "", log))
 
 
+def attached_phases(catalogue: Path, folder: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with two_node_cluster(folder) as nodes:
+        done = deploy(catalogue, nodes.address)
+        if done.returncode != 0:
+            raise SystemExit(done.stdout + done.stderr)
+        database = folder / "stellwerk.db"
+        routers = [start_router(catalogue, nodes.address, database, folder / f"router-{i}.log")
+                   for i in (0, 1)]
+        try:
+            for r in routers:
+                wait_ready(r.url)
+            rows += measure([routers[0].url], "attached, 1 router", args)
+            rows += measure([r.url for r in routers], "attached, 2 routers", args)
+        finally:
+            for r in routers:
+                stop(r)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--embedded-only", action="store_true", help="only phase C")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="stw-bench-") as tmp, \
             serve_app(openai_server.create_app(expected_key="test-key")) as fake:
         folder = Path(tmp)
         catalogue = fake_remote_catalogue(folder, fake)
-        with two_node_cluster(folder) as nodes:
-            done = deploy(catalogue, nodes.address)
-            if done.returncode != 0:
-                raise SystemExit(done.stdout + done.stderr)
-            database = folder / "stellwerk.db"
-            routers = [start_router(catalogue, nodes.address, database, folder / f"router-{i}.log")
-                       for i in (0, 1)]
-            try:
-                for r in routers:
-                    wait_ready(r.url)
-                rows += measure([routers[0].url], "attached, 1 router", args)
-                rows += measure([r.url for r in routers], "attached, 2 routers", args)
-            finally:
-                for r in routers:
-                    stop(r)
+        if not args.embedded_only:
+            rows += attached_phases(catalogue, folder, args)
         with embedded(catalogue, folder) as url:
             rows += measure([url], "embedded, 1 router", args)
     report = {"machine": f"{os.cpu_count()} cores, shared with other jobs (busy machine)",

@@ -49,18 +49,14 @@ class Admission:
 
 
 class _Window:
+    """A tenant's admissions of the last minute, oldest first."""
+
     def __init__(self) -> None:
-        self.requests: deque[float] = deque()
-        self.tokens: deque[Admission] = deque()
+        self.admissions: deque[Admission] = deque()
 
     def expire(self, now: float) -> None:
-        while self.requests and self.requests[0] <= now - WINDOW_S:
-            self.requests.popleft()
-        while self.tokens and self.tokens[0].at <= now - WINDOW_S:
-            self.tokens.popleft()
-
-    def token_sum(self) -> int:
-        return sum(a.tokens for a in self.tokens)
+        while self.admissions and self.admissions[0].at <= now - WINDOW_S:
+            self.admissions.popleft()
 
 
 class Limiter:
@@ -89,41 +85,17 @@ class RateLimiter(Limiter):
         with self._lock:
             window = self._windows.setdefault(tenant, _Window())
             window.expire(now)
-            rpm, tpm = limits.requests_per_minute, limits.tokens_per_minute
-            if rpm is not None and len(window.requests) >= rpm:
-                wait = window.requests[0] + WINDOW_S - now
-                raise RateLimited(f"tenant {tenant!r} is over its limit of {rpm} requests per minute; "
-                                  f"retry in {math.ceil(wait)} s", retry_after_s=wait)
-            if tpm is not None:
-                used = window.token_sum()
-                if tokens > tpm:
-                    raise RateLimited(f"the request needs about {tokens} tokens, more than tenant "
-                                      f"{tenant!r}'s limit of {tpm} tokens per minute",
-                                      retry_after_s=WINDOW_S)
-                if used + tokens > tpm:
-                    wait = _wait_for(window, used + tokens - tpm, now)
-                    raise RateLimited(f"tenant {tenant!r} is over its limit of {tpm} tokens per minute "
-                                      f"({used} used in the last minute); retry in {math.ceil(wait)} s",
-                                      retry_after_s=wait)
+            refusal = _over_limit(tenant, limits, tokens, [(a.at, a.tokens) for a in window.admissions], now)
+            if refusal is not None:
+                raise refusal
             admission = Admission(tenant, now, tokens)
-            window.requests.append(now)
-            window.tokens.append(admission)
+            window.admissions.append(admission)
             return admission
 
     def settle(self, admission: Admission, tokens: int) -> None:
         """Replace the admission's estimate with the tokens the request really used."""
         with self._lock:
             admission.tokens = tokens
-
-
-def _wait_for(window: _Window, excess: int, now: float) -> float:
-    """Seconds until the oldest admissions holding `excess` tokens leave the window."""
-    freed = 0
-    for a in window.tokens:
-        freed += a.tokens
-        if freed >= excess:
-            return max(a.at + WINDOW_S - now, 0.0)
-    return WINDOW_S
 
 
 def _over_limit(tenant: str, limits: Limits, tokens: int, window: Sequence[tuple[float, int]],

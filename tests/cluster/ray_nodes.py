@@ -21,11 +21,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RayNodes", "free_port", "ray_env", "session_processes", "stop_session", "two_node_cluster"]
+__all__ = ["RayNodes", "forget_cluster", "free_port", "ray_env", "session_processes", "stop_session",
+           "two_node_cluster"]
 
 ROOT = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 WORKER_RESOURCE = "worker_node"
+CURRENT_CLUSTER_FILE = Path("/tmp/ray/ray_current_cluster")
 # This cluster's own token (not ~/.ray/auth_token, which other clusters on the machine may share).
 AUTH_TOKEN = secrets.token_hex(32)
 
@@ -99,3 +101,16 @@ def two_node_cluster(logs: Path, cpus_per_node: int = 1) -> Iterator[RayNodes]:
     finally:
         for sid in reversed(nodes.sessions):
             stop_session(sid)
+        forget_cluster(port)
+
+
+def forget_cluster(port: int, address_file: Path = CURRENT_CLUSTER_FILE) -> None:
+    """Remove Ray's "current cluster" file if it names our head, as `ray stop` does.
+
+    NOTE: `ray start --head` writes its address there, and a later `ray.init()` on this machine —
+    anyone's embedded Stellwerk — would try to join that (dead) cluster instead of starting its own
+    ("When connecting to an existing cluster, num_cpus ... must not be provided").
+    """
+    with suppress(FileNotFoundError):
+        if address_file.read_text().strip().endswith(f":{port}"):
+            address_file.unlink()

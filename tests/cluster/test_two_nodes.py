@@ -12,13 +12,14 @@ Heavy (Ray nodes, a model replica, two routers): run under the machine's lock wi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,15 @@ import pytest
 import yaml
 
 from models.catalogue import DEFAULT_CATALOGUE_PATH
-from tests.cluster.ray_nodes import ROOT, RayNodes, free_port, ray_env, stop_session, two_node_cluster
+from tests.cluster.ray_nodes import (
+    ROOT,
+    RayNodes,
+    free_port,
+    ray_env,
+    session_processes,
+    stop_session,
+    two_node_cluster,
+)
 from tests.fake_providers import openai_server
 from tests.fake_providers.runner import serve_app
 
@@ -247,3 +256,63 @@ def test_every_replica_s_queue_reaches_the_handle_s_process(cluster: Cluster, ro
                           capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, 4, 2]
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
+    """Poll `check` until it holds; returns the seconds it took (printed, never a threshold)."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout_s:
+            pytest.fail(f"{what} (waited {timeout_s:g} s)")
+        time.sleep(1)
+    took = time.monotonic() - start
+    print(f"{what}: {took:.0f} s")
+    return took
+
+
+def test_losing_the_worker_node_fails_cleanly_and_the_pool_returns_with_a_node(
+        cluster: Cluster) -> None:
+    """Kill the worker node's raylet: embeddings answer 503 with Retry-After (the pool has no node to
+    run on), remote chat keeps working; a new worker node joins and Serve puts the pool back."""
+    router = next(r for r in cluster.routers if r.proc.poll() is None)
+    sdk = openai.OpenAI(base_url=router.url + "/v1", api_key="unused", max_retries=0, timeout=20)
+    worker_session = cluster.nodes.sessions[1]
+    raylets = [pid for pid in session_processes(worker_session) if b"raylet" in _cmdline(pid)]
+    assert raylets, "the worker node's raylet was not found"
+    for pid in raylets:
+        os.kill(pid, signal.SIGKILL)
+
+    refusals: list[httpx.Response] = []
+
+    def refused() -> bool:
+        try:
+            reply = httpx.post(router.url + "/v1/embeddings", json={"model": EMBEDDING, "input": ["x"]},
+                               timeout=30)
+        except httpx.TimeoutException:  # queued in the handle while Serve notices: not an answer yet
+            return False
+        if reply.status_code == 503:
+            refusals.append(reply)
+        return bool(refusals)
+
+    wait_for(refused, 180, "embeddings answered 503 after the worker node was lost")
+    assert refusals[0].headers.get("retry-after")
+    chat = sdk.chat.completions.create(model=REMOTE, messages=[{"role": "user", "content": "hi"}])
+    assert chat.choices[0].message.content  # the remote model does not depend on the node
+
+    cluster.nodes.start_node(f"--address={cluster.nodes.address}", "--num-cpus=1",
+                             '--resources={"worker_node": 1}', name="worker-again")
+
+    def served() -> bool:
+        try:
+            return len(sdk.embeddings.create(model=EMBEDDING, input=["back"]).data[0].embedding) == 384
+        except (openai.APIStatusError, openai.APITimeoutError):
+            return False
+
+    wait_for(served, 300, "embeddings were served again after a worker node joined")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

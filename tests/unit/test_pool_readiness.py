@@ -4,6 +4,7 @@ still reaches it (that is what wakes a pool that scaled to zero)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -76,3 +77,26 @@ async def test_before_serve_pushed_any_stats_the_handle_is_asked() -> None:
     pool = PoolChatEngine(FakeChatEngine(GEMMA, waiting=5), APP, Replicas(1), PoolStats())
 
     assert (await pool.stats()).waiting == 5
+
+
+class CountingEngine(FakeChatEngine):
+    def __init__(self) -> None:
+        super().__init__(GEMMA)
+        self.health_calls = 0
+
+    async def check_health(self) -> None:
+        self.health_calls += 1
+        await asyncio.sleep(0.05)
+
+
+async def test_wake_sends_one_call_through_the_handle_at_a_time() -> None:
+    inner = CountingEngine()
+    pool = PoolChatEngine(inner, APP, Replicas(0), PoolStats())
+
+    pool.wake()
+    pool.wake()  # already waking: no second call
+    await asyncio.sleep(0.1)
+    pool.wake()  # the first finished: a new one
+    await asyncio.sleep(0.1)
+
+    assert inner.health_calls == 2
