@@ -20,6 +20,7 @@ from router.routing.service import (
     QualityPredictor,
     RoutingService,
 )
+from serving.errors import StellwerkError
 
 __all__ = ["default_routing", "shipped_features", "shipped_quality"]
 
@@ -50,6 +51,7 @@ def default_routing(
             lambda: telemetry.latest,
             metrics,
             decision_log=DecisionLog(log_path) if log_path else None,
+            wake=_waker(registry),
         )
 
     return build
@@ -70,3 +72,16 @@ def shipped_quality(entries: Sequence[ModelEntry]) -> QualityPredictor:
 
     table = QualityTable.load()
     return FirstKnownQuality(PromptQuality.from_catalogue(entries, table), CategoryQuality(table))
+
+
+def _waker(registry: ModelRegistry) -> Callable[[ModelEntry], None]:
+    """Wakes a local engine that can scale up from zero (`serving.stack.PoolChatEngine.wake`)."""
+    def wake(entry: ModelEntry) -> None:
+        try:
+            _, engine = registry.chat_engine(entry.id)
+        except StellwerkError:
+            return
+        wake_engine = getattr(engine, "wake", None)
+        if callable(wake_engine):
+            wake_engine()
+    return wake

@@ -118,6 +118,7 @@ class RoutingService:
         metrics: RouterMetrics,
         *,
         decision_log: DecisionLog | None = None,
+        wake: Callable[[ModelEntry], None] | None = None,
     ) -> None:
         self.config = config
         self._features = features
@@ -131,6 +132,7 @@ class RoutingService:
         self.spillover = SpilloverState(cfg.spillover)
         self.sessions = SessionAffinity(cfg.sessions)
         self._budgets: dict[tuple[str, ...], FrontierBudget] = {}
+        self._wake = wake  # asks a local pool that has no ready replica to scale up (see _unhealthy)
         self._log = decision_log or (DecisionLog(cfg.decision_log) if cfg.decision_log else None)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
         config.on_change(self._reconfigure)
@@ -303,6 +305,8 @@ class RoutingService:
             error = self.load.engine_error(entry.id)
             if error is not None:
                 reason = f"engine not ready: {error}"
+                if self._wake is not None:  # e.g. scaled to zero: this request goes elsewhere, the
+                    self._wake(entry)       # next ones come back once a replica is ready
         return reason
 
     # -- outcomes --------------------------------------------------------------------------------

@@ -155,3 +155,19 @@ def test_every_scene_model_is_priced_as_the_tests_assume() -> None:
     cfg = scene.holder.current
     frontier = {e.id for e in scene.entries if cfg.is_frontier(e)}
     assert frontier == {GPT41, SONNET, PRO}
+
+
+async def test_a_pool_with_no_ready_replica_is_skipped_and_woken() -> None:
+    from cluster.telemetry import TelemetrySnapshot
+
+    scene = _scene(EASY)
+    woken: list[str] = []
+    scene.service._wake = lambda entry: woken.append(entry.id)  # what build.py wires to the engine
+    scene.snapshot = TelemetrySnapshot(1.0, {GEMMA: None}, {GEMMA: "no ready replica (scaled to zero)"})
+
+    decision = await scene.decide()
+
+    assert decision.chosen.id != GEMMA  # answered remotely at once
+    assert woken == [GEMMA]             # and the pool is asked to scale up for the next requests
+    scene.snapshot = TelemetrySnapshot(2.0)
+    assert (await scene.decide()).chosen.id == GEMMA  # back once the replica is ready
