@@ -17,6 +17,7 @@ from typing import Any
 
 from models.availability import Availability, check_availability
 from models.catalogue import load_catalogue
+from stellwerk_cli.logs import configure_logging
 
 __all__ = ["models", "prepare", "run_router", "serve", "status"]
 
@@ -184,6 +185,8 @@ def serve(args: argparse.Namespace) -> int:
     clients = ProviderClients()
     try:
         ray_cluster.connect(args.ray_address, args.num_cpus)
+        # NOTE: ray.init installs its own formatter on the root logger; keep ours (--log-format).
+        configure_logging(command="serve", verbose=args.verbose, log_format=args.log_format)
         watcher.start()
 
         def deploy_all() -> None:
