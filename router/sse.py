@@ -18,7 +18,7 @@ from typing import Any
 from starlette.responses import StreamingResponse
 from starlette.types import Send
 
-from serving.errors import InternalError, error_body
+from serving.errors import InternalError, StellwerkError, error_body
 
 __all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "SseResponse",
            "named_sse_stream", "sse_event", "sse_stream"]
@@ -44,6 +44,8 @@ async def sse_stream(events: AsyncGenerator[dict[str, Any], None]) -> AsyncGener
         try:
             async for event in events:
                 yield sse_event(event)
+        except StellwerkError as exc:  # e.g. the ledger could not record the answer
+            yield sse_event(error_body(exc))
         except Exception:  # our bug (e.g. an event that cannot be encoded): one error event, then [DONE]
             logger.exception("an SSE event could not be produced")
             yield sse_event(error_body(_INTERNAL))
@@ -57,6 +59,9 @@ async def named_sse_stream(
         try:
             async for name, payload in events:
                 yield f"event: {name}\n".encode() + sse_event(payload)
+        except StellwerkError as exc:
+            yield b"event: error\n" + sse_event(
+                {"type": "error", "error": {"type": "api_error", "message": exc.message}})
         except Exception:
             logger.exception("an SSE event could not be produced")
             yield b"event: error\n" + sse_event(

@@ -19,9 +19,10 @@ from router.cancellation import cancel_on_disconnect
 from router.chat.service import ChatRun, ChatService
 from router.schemas import ChatCompletionRequest
 from router.sse import DEFAULT_STREAM_DEADLINE_S, DEFAULT_WRITE_TIMEOUT_S, SseResponse
+from router.store import LedgerError
 from router.tenancy.http import gate_chat
 from router.tenancy.service import TenancyService, TenantContext
-from serving.errors import RateLimited, StellwerkError
+from serving.errors import LedgerUnavailable, RateLimited, StellwerkError
 
 __all__ = ["DEFAULT_STREAMS_PER_TENANT", "OBJECTIVE_HEADER", "AccountedRun", "StreamSettings", "StreamSlots",
            "objective_of", "open_accounted", "open_streamed", "streamed_response"]
@@ -31,6 +32,7 @@ OBJECTIVE_HEADER = "x-stellwerk-objective"
 DEFAULT_STREAMS_PER_TENANT = 256
 
 E = TypeVar("E")
+_LEDGER_DOWN = "the cost ledger's database is unavailable, so requests cannot be recorded; retry shortly"
 
 
 def objective_of(request: Request, ctx: TenantContext) -> str | None:
@@ -99,7 +101,7 @@ class AccountedRun:
                 yield event
         if not self._recorded:
             self._recorded = True
-            await self._tenancy.record_run(self._ctx, self.run, self._endpoint)
+            await self._record()
 
     async def close(self) -> None:
         """Settle the run and its ledger row if the stream did not (the client left, a deadline)."""
@@ -118,8 +120,20 @@ class AccountedRun:
             await self.close()
             raise
         self._recorded = True
-        await self._tenancy.record_run(self._ctx, self.run, self._endpoint)
+        await self._record()
         return answer
+
+    async def _record(self) -> None:
+        """Commit the row; a ledger that cannot commit refuses the answer (503) rather than give it
+        unrecorded."""
+        try:
+            await self._tenancy.record_run(self._ctx, self.run, self._endpoint)
+        except LedgerError as exc:
+            # The client gets the 503, so that is the row's status; it is kept and written once the
+            # database is back (with the tokens and cost the answer did use).
+            self.run.status, self.run.error_type = LedgerUnavailable.status_code, LedgerUnavailable.code
+            self._tenancy.record_run_nowait(self._ctx, self.run, self._endpoint)
+            raise LedgerUnavailable(_LEDGER_DOWN) from exc
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,8 @@ async def open_accounted(request: Request, ctx: TenantContext, body: ChatComplet
     service: ChatService = request.app.state.chat_service
     tenancy: TenancyService = request.app.state.tenancy
     try:
+        if not tenancy.writer.healthy:  # fail fast: no upstream work whose cost could not be recorded
+            raise LedgerUnavailable(_LEDGER_DOWN)
         gate = gate_chat(tenancy, ctx, body)
         run = await cancel_on_disconnect(request, service.open(
             body, objective=objective_of(request, ctx), policies=gate.policies))
