@@ -18,11 +18,17 @@ from fastapi import Request
 from router.cancellation import cancel_on_disconnect
 from router.chat.service import ChatRun, ChatService
 from router.schemas import ChatCompletionRequest
-from router.sse import DEFAULT_STREAM_DEADLINE_S, DEFAULT_WRITE_TIMEOUT_S, SseResponse
+from router.sse import (
+    DEFAULT_STREAM_DEADLINE_S,
+    DEFAULT_WRITE_TIMEOUT_S,
+    SseResponse,
+    anthropic_error_frames,
+    openai_error_frames,
+)
 from router.store import LedgerError
 from router.tenancy.http import gate_chat
 from router.tenancy.service import TenancyService, TenantContext
-from serving.errors import LedgerUnavailable, RateLimited, StellwerkError
+from serving.errors import LedgerUnavailable, RateLimited, StellwerkError, UpstreamTimeout
 
 __all__ = ["DEFAULT_STREAMS_PER_TENANT", "OBJECTIVE_HEADER", "AccountedRun", "StreamSettings", "StreamSlots",
            "objective_of", "open_accounted", "open_streamed", "streamed_response"]
@@ -155,8 +161,9 @@ async def open_streamed(request: Request, ctx: TenantContext, body: ChatCompleti
 
 
 def streamed_response(request: Request, opened: AccountedRun, content: AsyncGenerator[bytes, None],
-                      headers: dict[str, str]) -> SseResponse:
-    """The SSE response for an `open_streamed` run: settles the run and frees the slot when it ends."""
+                      headers: dict[str, str], *, anthropic: bool = False) -> SseResponse:
+    """The SSE response for an `open_streamed` run: settles the run and frees the slot when it ends;
+    over the deadline it ends with an error in the client's dialect."""
     settings: StreamSettings = request.app.state.stream_settings
     tenant = opened.tenant
 
@@ -166,7 +173,11 @@ def streamed_response(request: Request, opened: AccountedRun, content: AsyncGene
         finally:
             settings.slots.release(tenant)
 
-    return SseResponse(content, headers=headers, on_close=on_close, deadline_s=settings.deadline_s,
+    late = UpstreamTimeout(f"the answer took longer than this router's limit of {settings.deadline_s:g} s",
+                           code="stream_deadline")
+    frames = anthropic_error_frames(late) if anthropic else openai_error_frames(late)
+    return SseResponse(content, headers=headers, on_close=on_close, on_deadline=opened.run.expire,
+                       deadline_frames=frames, deadline_s=settings.deadline_s,
                        write_timeout_s=settings.write_timeout_s)
 
 
