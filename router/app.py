@@ -20,6 +20,7 @@ from router.edge import EdgeGuard, EdgeLimits
 from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
+from router.openapi import install_openapi
 from router.registry import ModelRegistry
 from router.routing.build import default_routing
 from router.routing.routes import router as routing_router
@@ -97,6 +98,7 @@ def create_app(
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(EdgeGuard, limits=limits or EdgeLimits())
     for router in (chat_router, anthropic_router, embeddings_router, routing_router, tenancy_router,
                    system_router):

@@ -11,6 +11,6 @@ echo "==> mypy --strict"
 echo "==> PostgreSQL for the ledger tests"
 bash scripts/ensure_postgres.sh
 echo "==> unit tests"
-"$bin/python" -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
+"$bin/python" -m pytest tests/unit tests/conformance tests/gpu tests/chaos -q -m "not slow"
 echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"
 "$bin/python" -m pytest tests/e2e -q

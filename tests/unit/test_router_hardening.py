@@ -448,3 +448,20 @@ async def test_the_deadline_for_the_whole_answer_ends_a_stream_and_settles_it_as
     assert engine.stopped_early
     assert sample(samples, "stellwerk_requests_in_flight", endpoint="chat", model=GEMMA) == 0
     assert [r["status"] for r in ts.ledger_rows(at_least=1)] == [504]
+
+
+# --- /openapi.json documents the real errors ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_openapi_documents_the_real_error_responses_and_no_422() -> None:
+    stack = build_stack([FakeChatEngine(GEMMA)])
+    async with asgi_client(stack.app) as client:
+        schema = (await client.get("/openapi.json")).json()
+
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/embeddings", "/v1/route"):
+        responses = schema["paths"][path]["post"]["responses"]
+        assert "422" not in responses, path
+        assert {"400", "401", "413", "429", "502", "503", "504"} <= set(responses), path
+    messages_error = schema["paths"]["/v1/messages"]["post"]["responses"]["400"]
+    assert "type" in messages_error["content"]["application/json"]["schema"]["required"]
