@@ -465,3 +465,16 @@ async def test_openapi_documents_the_real_error_responses_and_no_422() -> None:
         assert {"400", "401", "413", "429", "502", "503", "504"} <= set(responses), path
     messages_error = schema["paths"]["/v1/messages"]["post"]["responses"]["400"]
     assert "type" in messages_error["content"]["application/json"]["schema"]["required"]
+
+
+@pytest.mark.asyncio
+async def test_a_mid_stream_error_on_messages_keeps_its_kind() -> None:
+    from serving.errors import EngineUnavailable
+
+    stack = build_stack([FakeChatEngine(GEMMA, error=EngineUnavailable("replica restarting"), fail_after=1)])
+    body = {"model": GEMMA, "max_tokens": 10, "stream": True,
+            "messages": [{"role": "user", "content": "one two three"}]}
+    async with asgi_client(stack.app) as client:
+        response = await client.post("/v1/messages", json=body)
+    error = json.loads(response.text.split("event: error\ndata: ")[1].split("\n\n")[0])
+    assert error["error"]["type"] == "overloaded_error"
