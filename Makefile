@@ -20,7 +20,7 @@ test: prepare     ## lint, type-check, unit and end-to-end tests
 	bash scripts/test.sh
 
 test-unit: setup
-	$(PY) -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
+	$(PY) -m pytest tests/unit tests/conformance tests/gpu tests/chaos -q -m "not slow"
 
 test-e2e: prepare
 	$(PY) -m pytest tests/e2e -q
@@ -43,3 +43,7 @@ lint: setup
 
 bench: prepare    ## router + Ray Serve overhead vs the bare vLLM engine (minutes)
 	$(PY) -m benchmarks.first_numbers --rounds 2
+
+.PHONY: fuzz
+fuzz: setup       ## nightly-size fuzzing: >= 100,000 generated requests to every route, 0 x 5xx expected
+	STELLWERK_FUZZ_EXAMPLES=20000 $(PY) -m pytest tests/chaos/test_fuzz.py -q --timeout=0 -p no:cacheprovider

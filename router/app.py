@@ -23,6 +23,7 @@ from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
 from router.observe import observe
+from router.openapi import install_openapi
 from router.registry import ModelRegistry
 from router.responses.routes import router as responses_router
 from router.responses.store import ResponseStore
@@ -112,6 +113,7 @@ def create_app(
     app.state.chat_service = ChatService(registry, metrics, routing_service,
                                          first_chunk_timeout_s=first_chunk_timeout_s)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(EdgeGuard, limits=limits or EdgeLimits())
     if tracing is not None:  # NOTE: outermost, so the edge's authentication and refusals are traced
         app.add_middleware(TracingMiddleware, tracing=tracing)

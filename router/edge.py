@@ -24,7 +24,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from router.chat.text import lone_surrogate_path
+from router.chat.text import clean_text, lone_surrogate_path
 from router.http import error_response
 from router.store import StoreError
 from router.tenancy.http import CALLER_STATE, authenticate_traced
@@ -156,7 +156,7 @@ def _check_text(body: bytes) -> None:
         return  # not JSON: the route says so
     where = lone_surrogate_path(value)
     if where is not None:
-        field = ".".join(where) or "body"
+        field = clean_text(".".join(where)) or "body"  # a key may hold the surrogate itself
         raise InvalidRequest(f"{field}: the text contains a lone UTF-16 surrogate (an unpaired "
                              "\\uD800-\\uDFFF escape), which is not valid Unicode; send the whole character",
                              param=field)

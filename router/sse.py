@@ -18,10 +18,10 @@ from typing import Any
 from starlette.responses import StreamingResponse
 from starlette.types import Send
 
-from serving.errors import InternalError, error_body
+from serving.errors import InternalError, StellwerkError, error_body
 
 __all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "SseResponse",
-           "named_sse_stream", "sse_event", "sse_stream"]
+           "anthropic_error_frames", "named_sse_stream", "openai_error_frames", "sse_event", "sse_stream"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ async def sse_stream(events: AsyncGenerator[dict[str, Any], None]) -> AsyncGener
         try:
             async for event in events:
                 yield sse_event(event)
+        except StellwerkError as exc:  # e.g. the ledger could not record the answer
+            yield sse_event(error_body(exc))
         except Exception:  # our bug (e.g. an event that cannot be encoded): one error event, then [DONE]
             logger.exception("an SSE event could not be produced")
             yield sse_event(error_body(_INTERNAL))
@@ -57,24 +59,44 @@ async def named_sse_stream(
         try:
             async for name, payload in events:
                 yield f"event: {name}\n".encode() + sse_event(payload)
+        except StellwerkError as exc:
+            yield b"event: error\n" + sse_event(
+                {"type": "error", "error": {"type": "api_error", "message": exc.message}})
         except Exception:
             logger.exception("an SSE event could not be produced")
             yield b"event: error\n" + sse_event(
                 {"type": "error", "error": {"type": "api_error", "message": _INTERNAL.message}})
 
 
+def openai_error_frames(error: StellwerkError) -> bytes:
+    """How an OpenAI stream ends with an error: one error event, then `[DONE]`."""
+    return sse_event(error_body(error)) + DONE
+
+
+def anthropic_error_frames(error: StellwerkError) -> bytes:
+    """How an Anthropic stream ends with an error: one `error` event."""
+    body = {"type": "error", "error": {"type": "api_error", "message": error.message}}
+    return b"event: error\n" + sse_event(body)
+
+
 class SseResponse(StreamingResponse):
     """A `text/event-stream` response that ends within `deadline_s` in all and gives up on a client
-    that does not take a write within `write_timeout_s`; `on_close` runs last, however it ended."""
+    that does not take a write within `write_timeout_s`; `on_deadline` runs first when the deadline
+    ended it, `on_close` runs last, however it ended."""
 
     def __init__(self, content: AsyncGenerator[bytes, None], *, headers: Mapping[str, str],
                  on_close: Callable[[], Awaitable[None]],
+                 on_deadline: Callable[[], None] = lambda: None,
+                 deadline_frames: bytes = b"",
                  deadline_s: float = DEFAULT_STREAM_DEADLINE_S,
                  write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S) -> None:
         super().__init__(content, media_type="text/event-stream",
                          headers={**headers, "cache-control": "no-cache"})
         self._content = content
         self._on_close = on_close
+        self._on_deadline = on_deadline
+        self._deadline_frames = deadline_frames
+        self._client_stalled = False
         self._deadline_s = deadline_s
         self._write_timeout_s = write_timeout_s
 
@@ -85,8 +107,12 @@ class SseResponse(StreamingResponse):
         except TimeoutError:
             # NOTE: the client may not be reading, so nothing more is written: the connection is
             # closed (uvicorn closes it when the app returns without finishing the body).
-            logger.warning("stream ended: over its deadline of %g s or a write waited %g s",
-                           self._deadline_s, self._write_timeout_s)
+            if self._client_stalled:
+                logger.warning("stream ended: the client took no data for %g s", self._write_timeout_s)
+            else:
+                logger.warning("stream ended: over its deadline of %g s", self._deadline_s)
+                self._on_deadline()
+                await self._end_with(send, self._deadline_frames)
         finally:
             # NOTE: closing the iterator here (not at garbage collection) runs the engine's and the
             # run's `finally` now: the upstream is cancelled, gauges and the ledger row are settled.
@@ -95,9 +121,22 @@ class SseResponse(StreamingResponse):
             finally:
                 await self._on_close()
 
+    async def _end_with(self, send: Send, frames: bytes) -> None:
+        """Send the closing frames and end the body, if the client takes them within the write timeout."""
+        try:
+            async with asyncio.timeout(self._write_timeout_s):
+                await send({"type": "http.response.body", "body": frames, "more_body": False})
+        except TimeoutError:
+            logger.warning("the client took no data for %g s; the stream ends without its end",
+                           self._write_timeout_s)
+
     async def _send_all(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         async for chunk in self._content:
-            async with asyncio.timeout(self._write_timeout_s):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            try:
+                async with asyncio.timeout(self._write_timeout_s):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except TimeoutError:
+                self._client_stalled = True
+                raise
         await send({"type": "http.response.body", "body": b"", "more_body": False})

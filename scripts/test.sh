@@ -12,7 +12,7 @@ echo "==> PostgreSQL for the ledger tests"
 bash scripts/ensure_postgres.sh
 bash scripts/ensure_observability_tools.sh  # prometheus, promtool, chromium for the observability tests
 echo "==> unit tests"
-"$bin/python" -m pytest tests/unit tests/conformance tests/gpu -q -m "not slow"
+"$bin/python" -m pytest tests/unit tests/conformance tests/gpu tests/chaos -q -m "not slow"
 echo "==> packaging: locks, licences, the wheel installed outside the checkout (about a minute)"
 "$bin/python" -m pytest tests/packaging -q
 echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"

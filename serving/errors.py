@@ -20,6 +20,8 @@
     │   ├── UpstreamTimeout         504
     │   └── AllCandidatesFailed     every fallback candidate failed: each one's error, in order, and
     │                               the last one's status
+    ├── LedgerUnavailable           503 code=ledger_unavailable (the cost ledger's database is down:
+    │                               requests are refused rather than answered without their row)
     └── InternalError               500 (a bug in Stellwerk; the body never carries a stack trace)
 
 `router.cancellation.ClientDisconnected` (499, a ClientError) is recorded, never sent: the client left.
@@ -40,6 +42,7 @@ __all__ = [
     "EngineUnavailable",
     "InternalError",
     "InvalidRequest",
+    "LedgerUnavailable",
     "ModelNotFound",
     "ModelUnavailable",
     "NotAllowed",
@@ -171,6 +174,12 @@ class AllCandidatesFailed(UpstreamError):
         last = failures[-1][1]  # its status and Retry-After: what trying again soonest depends on
         self.status_code = last.status_code
         self.retry_after_s = last.retry_after_s
+
+
+class LedgerUnavailable(StellwerkError):
+    status_code = 503
+    error_type = "service_unavailable"
+    code = "ledger_unavailable"
 
 
 class InternalError(StellwerkError):

@@ -34,7 +34,8 @@ async def create_message(body: MessagesRequest, request: Request, ctx: Caller) -
     if body.stream:
         opened = await open_streamed(request, ctx, chat_request, _ENDPOINT)
         events = to_anthropic_events(opened.run.stream_events(), opened.run.model_id, msg_id)
-        return streamed_response(request, opened, named_sse_stream(opened.stream(events)), opened.headers)
+        return streamed_response(request, opened, named_sse_stream(opened.stream(events)), opened.headers,
+                                 anthropic=True)
     opened = await open_accounted(request, ctx, chat_request, _ENDPOINT)
     completion = await opened.complete()
     message = {**to_anthropic_message(completion, msg_id), "stellwerk": completion["stellwerk"]}

@@ -17,6 +17,13 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: 
                 503: "overloaded_error", 529: "overloaded_error"}
 
 
+# Our error types (OpenAI's words) as Anthropic names them, for errors in the middle of a stream.
+_STREAM_ERROR_TYPES = {"invalid_request_error": "invalid_request_error",
+                       "rate_limit_error": "rate_limit_error", "insufficient_quota": "rate_limit_error",
+                       "service_unavailable": "overloaded_error",
+                       "authentication_error": "authentication_error", "permission_error": "permission_error"}
+
+
 def anthropic_error_type(status: int) -> str:
     return _ERROR_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
 
@@ -111,8 +118,8 @@ async def to_anthropic_events(openai_events: AsyncGenerator[dict[str, Any], None
                 for item in blocks.close():
                     yield item
                 err = event["error"]
-                yield "error", {"type": "error",
-                                "error": {"type": "api_error", "message": err.get("message")}}
+                kind = _STREAM_ERROR_TYPES.get(err.get("type"), "api_error")
+                yield "error", {"type": "error", "error": {"type": kind, "message": err.get("message")}}
                 return
             for choice in event.get("choices") or []:
                 for item in _delta_events(choice.get("delta") or {}, blocks):

@@ -18,10 +18,17 @@ from fastapi import Request
 from router.cancellation import cancel_on_disconnect
 from router.chat.service import ChatRun, ChatService
 from router.schemas import ChatCompletionRequest
-from router.sse import DEFAULT_STREAM_DEADLINE_S, DEFAULT_WRITE_TIMEOUT_S, SseResponse
+from router.sse import (
+    DEFAULT_STREAM_DEADLINE_S,
+    DEFAULT_WRITE_TIMEOUT_S,
+    SseResponse,
+    anthropic_error_frames,
+    openai_error_frames,
+)
+from router.store import LedgerError
 from router.tenancy.http import gate_chat, routing_hints
 from router.tenancy.service import TenancyService, TenantContext
-from serving.errors import RateLimited, StellwerkError
+from serving.errors import LedgerUnavailable, RateLimited, StellwerkError, UpstreamTimeout
 
 __all__ = ["DEFAULT_STREAMS_PER_TENANT", "AccountedRun", "StreamSettings", "StreamSlots", "open_accounted",
            "open_streamed", "streamed_response"]
@@ -30,6 +37,7 @@ __all__ = ["DEFAULT_STREAMS_PER_TENANT", "AccountedRun", "StreamSettings", "Stre
 DEFAULT_STREAMS_PER_TENANT = 256
 
 E = TypeVar("E")
+_LEDGER_DOWN = "the cost ledger's database is unavailable, so requests cannot be recorded; retry shortly"
 
 
 class StreamSlots:
@@ -93,7 +101,7 @@ class AccountedRun:
                 yield event
         if not self._recorded:
             self._recorded = True
-            await self._tenancy.record_run(self._ctx, self.run, self._endpoint)
+            await self._record()
 
     async def close(self) -> None:
         """Settle the run and its ledger row if the stream did not (the client left, a deadline)."""
@@ -112,8 +120,20 @@ class AccountedRun:
             await self.close()
             raise
         self._recorded = True
-        await self._tenancy.record_run(self._ctx, self.run, self._endpoint)
+        await self._record()
         return answer
+
+    async def _record(self) -> None:
+        """Commit the row; a ledger that cannot commit refuses the answer (503) rather than give it
+        unrecorded."""
+        try:
+            await self._tenancy.record_run(self._ctx, self.run, self._endpoint)
+        except LedgerError as exc:
+            # The client gets the 503, so that is the row's status; it is kept and written once the
+            # database is back (with the tokens and cost the answer did use).
+            self.run.status, self.run.error_type = LedgerUnavailable.status_code, LedgerUnavailable.code
+            self._tenancy.record_run_nowait(self._ctx, self.run, self._endpoint)
+            raise LedgerUnavailable(_LEDGER_DOWN) from exc
 
 
 @dataclass(frozen=True)
@@ -135,8 +155,9 @@ async def open_streamed(request: Request, ctx: TenantContext, body: ChatCompleti
 
 
 def streamed_response(request: Request, opened: AccountedRun, content: AsyncGenerator[bytes, None],
-                      headers: dict[str, str]) -> SseResponse:
-    """The SSE response for an `open_streamed` run: settles the run and frees the slot when it ends."""
+                      headers: dict[str, str], *, anthropic: bool = False) -> SseResponse:
+    """The SSE response for an `open_streamed` run: settles the run and frees the slot when it ends;
+    over the deadline it ends with an error in the client's dialect."""
     settings: StreamSettings = request.app.state.stream_settings
     tenant = opened.tenant
 
@@ -146,7 +167,11 @@ def streamed_response(request: Request, opened: AccountedRun, content: AsyncGene
         finally:
             settings.slots.release(tenant)
 
-    return SseResponse(content, headers=headers, on_close=on_close, deadline_s=settings.deadline_s,
+    late = UpstreamTimeout(f"the answer took longer than this router's limit of {settings.deadline_s:g} s",
+                           code="stream_deadline")
+    frames = anthropic_error_frames(late) if anthropic else openai_error_frames(late)
+    return SseResponse(content, headers=headers, on_close=on_close, on_deadline=opened.run.expire,
+                       deadline_frames=frames, deadline_s=settings.deadline_s,
                        write_timeout_s=settings.write_timeout_s)
 
 
@@ -157,6 +182,8 @@ async def open_accounted(request: Request, ctx: TenantContext, body: ChatComplet
     service: ChatService = request.app.state.chat_service
     tenancy: TenancyService = request.app.state.tenancy
     try:
+        if not tenancy.writer.healthy:  # fail fast: no upstream work whose cost could not be recorded
+            raise LedgerUnavailable(_LEDGER_DOWN)
         gate = gate_chat(tenancy, ctx, body)
         run = await cancel_on_disconnect(request, service.open(
             body, hints=routing_hints(request, ctx), policies=gate.policies))

@@ -409,6 +409,13 @@ class ChatRun:
         if aclose is not None:
             await aclose()
 
+    def expire(self) -> None:
+        """The router's deadline for the whole answer ended the run: 504 for the ledger. (The deadline
+        cancels the task, so the engine stream may already have settled as 499; metrics keep that.)"""
+        if self.status is None or self.status == 499:
+            self._finish("504", "stream_deadline")
+            self.status, self.error_type = 504, "stream_deadline"
+
     async def aclose(self) -> None:
         """Stop the engine and settle the run (as cancelled) unless it already ended: safe to call
         whatever happened before, so the response can always call it last."""

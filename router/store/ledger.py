@@ -3,6 +3,12 @@
 Callers enqueue; the writer thread takes everything queued (up to `max_batch`) and inserts it in one
 transaction, so under load many requests share one commit (one WAL sync / one PostgreSQL commit)
 instead of paying one each. A request that has answered its client has therefore been recorded.
+
+When the database fails (a batch still fails after the retries) the writer is `healthy = False` until a
+commit succeeds again: waiters get `LedgerError` at once (their requests are refused, so no answered
+request lacks its row); records nobody waits for (refusals, clients that left) are kept and retried
+every `probe_s`. Queued and kept records together are bounded by `max_queued`: over it, `record` raises
+and `record_nowait` drops the record with an error log, so a dead database cannot exhaust memory.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from router.store.clock import to_us
 from router.store.database import Database
 from router.store.engine import Params, StoreError
 
-__all__ = ["LedgerError", "LedgerRecord", "LedgerWriter"]
+__all__ = ["LedgerError", "LedgerFull", "LedgerRecord", "LedgerWriter"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 1000
+DEFAULT_MAX_QUEUED = 20_000  # a few MB of records: minutes of refusals while the database is down
+DEFAULT_PROBE_S = 1.0  # how often a writer whose database failed tries again
 RETRY_DELAYS_S = (0.1, 0.5, 2.0)  # then the batch fails: the database is gone, not busy
 
 _INSERT = (
@@ -35,6 +43,10 @@ _INSERT = (
 
 class LedgerError(StoreError):
     """A ledger record could not be committed."""
+
+
+class LedgerFull(LedgerError):
+    """The writer holds `max_queued` records already."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,7 @@ _Done = Callable[[BaseException | None], None]
 _Item = tuple[LedgerRecord, _Done | None]
 CommitListener = Callable[[list[LedgerRecord], float, BaseException | None], None]
 """Told of every batch: its records, the seconds the commit took (retries included), the error or None."""
+_NOTHING_NEW = object()
 
 
 class LedgerWriter:
@@ -83,10 +96,17 @@ class LedgerWriter:
     """
 
     def __init__(self, db: Database, *, max_batch: int = DEFAULT_MAX_BATCH,
-                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
+                 retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S, max_queued: int = DEFAULT_MAX_QUEUED,
+                 probe_s: float = DEFAULT_PROBE_S) -> None:
         self._db = db
         self._max_batch = max_batch
         self._retry_delays_s = retry_delays_s
+        self._max_queued = max_queued
+        self._probe_s = probe_s
+        self._queued = 0  # in the queue or kept for a retry
+        self._kept: list[LedgerRecord] = []  # unwaited records of failed batches (writer thread only)
+        self.healthy = True  # False from a failed batch until a commit succeeds again
+        self.dropped = 0  # unwaited records dropped because the queue was full
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
@@ -122,8 +142,14 @@ class LedgerWriter:
         await future
 
     def record_nowait(self, rec: LedgerRecord) -> None:
-        """Queue `rec` without waiting (error paths); a failure is logged, not raised."""
-        self._put((rec, None))
+        """Queue `rec` without waiting (error paths); a failure is logged, not raised (a full queue
+        drops the record; a closed writer raises)."""
+        try:
+            self._put((rec, None))
+        except LedgerFull:
+            self.dropped += 1
+            logger.error("ledger: queue full (%d records); record %s dropped", self._max_queued,
+                         rec.request_id)
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write everything queued so far, then stop the thread (waiting at most `timeout_s`)."""
@@ -143,14 +169,22 @@ class LedgerWriter:
         with self._lock:  # NOTE: checked and queued under the lock, so nothing lands after close's sentinel
             if self._closed:
                 raise LedgerError("the ledger writer is closed")
+            if self._queued >= self._max_queued:
+                raise LedgerFull(f"the ledger queue is full ({self._max_queued} records): the database is "
+                                 "not keeping up or is down")
+            self._queued += 1
             self._queue.put(item)
 
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch: list[_Item] = []
-            item = self._queue.get()
-            while item is not None:
+            batch: list[_Item] = [(rec, None) for rec in self._kept]
+            self._kept.clear()
+            try:  # a writer with records to retry or a failed database wakes up to try again
+                item: object = self._queue.get(timeout=None if self.healthy and not batch else self._probe_s)
+            except queue.Empty:
+                item = _NOTHING_NEW
+            while isinstance(item, tuple):
                 batch.append(item)
                 if len(batch) >= self._max_batch:
                     break
@@ -161,6 +195,8 @@ class LedgerWriter:
             stopping = item is None
             if batch:
                 self._commit(batch)
+            elif not self.healthy:
+                self._probe()
 
     def _commit(self, batch: list[_Item]) -> None:
         records = [rec for rec, _ in batch]
@@ -170,10 +206,17 @@ class LedgerWriter:
         if error is None:
             self.batches += 1
             self.rows += len(batch)
+            self._settled(len(batch))
+            if not self.healthy:
+                logger.warning("ledger: the database is back; writing again")
+            self.healthy = True
         else:
-            unwaited = sum(1 for _, done in batch if done is None)
-            logger.error("ledger: %d record(s) not committed (%d without a waiter): %s",
-                         len(batch), unwaited, error)
+            self._kept = [rec for rec, done in batch if done is None]
+            logger.log(logging.ERROR if self.healthy else logging.DEBUG,
+                       "ledger: %d record(s) not committed (%d kept to retry): %s", len(batch),
+                       len(self._kept), error)
+            self.healthy = False
+            self._settled(len(batch) - len(self._kept))
         # Listeners first: a caller woken below sees metrics that already count its record.
         for listener in self._listeners:
             try:
@@ -184,8 +227,24 @@ class LedgerWriter:
             if done is not None:
                 done(None if error is None else LedgerError(f"ledger record not committed: {error}"))
 
+    def _settled(self, count: int) -> None:
+        with self._lock:
+            self._queued -= count
+
+    def _probe(self) -> None:
+        try:
+            with self._db.read() as cur:
+                cur.fetchall("SELECT 1", [])
+        except Exception as exc:  # any failure: still down
+            logger.debug("ledger: the database is still unavailable (%s)", exc)
+            return
+        logger.warning("ledger: the database answers again")
+        self.healthy = True
+
     def _write_with_retries(self, records: list[LedgerRecord]) -> BaseException | None:
-        for delay in (*self._retry_delays_s, None):
+        # NOTE: a database already known to be down gets one try per probe, not the retry series,
+        # so refused requests are not held up by it.
+        for delay in (*(self._retry_delays_s if self.healthy else ()), None):
             try:
                 with self._db.write() as cur:
                     cur.executemany(_INSERT, [r.row() for r in records])

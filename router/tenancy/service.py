@@ -18,11 +18,11 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cluster.periodic import Periodic
 from models.catalogue import ModelEntry
@@ -44,9 +44,6 @@ __all__ = ["UNAUTHENTICATED_TENANT", "Screening", "TenancyService", "TenantConte
 UNAUTHENTICATED_TENANT = "(unauthenticated)"
 
 logger = logging.getLogger(__name__)
-
-E = TypeVar("E")
-
 
 @dataclass
 class TenantContext:
@@ -200,20 +197,6 @@ class TenancyService:
             completion_tokens=0, cost=0.0, currency="USD",
             latency_ms=(time.perf_counter() - ctx.started) * 1000, route="", objective=None,
             status=error.status_code, error_type=error.code or error.error_type, trace_id=current_trace_id()))
-
-    async def accounted(self, ctx: TenantContext, run: ChatRun, endpoint: str,
-                        events: AsyncIterator[E]) -> AsyncIterator[E]:
-        """`events`, then the ledger commit before the stream's end marker; a client that leaves
-        mid-stream still gets its (partial) request recorded."""
-        finished = False
-        try:
-            async for event in events:
-                yield event
-            finished = True
-        finally:
-            if not finished:
-                self.record_run_nowait(ctx, run, endpoint)
-        await self.record_run(ctx, run, endpoint)
 
     def _run_record(self, ctx: TenantContext, run: ChatRun, endpoint: str) -> LedgerRecord:
         usage, cost = run.usage, run.cost or 0.0

@@ -408,3 +408,75 @@ async def test_when_every_fallback_candidate_fails_one_error_lists_each() -> Non
     assert error["code"] == "all_candidates_failed"
     for words in ("slow one", "limited one", "down one", GEMMA, "openai/gpt-4o-mini"):
         assert words in error["message"]
+
+
+# --- 6. bounded streams: per-tenant cap, a deadline for the whole answer -------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_tenant_over_its_stream_cap_gets_429_and_non_streaming_still_works() -> None:
+    from router.chat.accounted import StreamSettings, StreamSlots
+
+    slots = StreamSlots(per_tenant=1)
+    stack = build_stack([FakeChatEngine(GEMMA)], streams=StreamSettings(slots=slots))
+    slots.acquire("default")  # another stream of the same tenant is open
+    async with asgi_client(stack.app) as client:
+        refused = await client.post(CHAT, json=ask(stream=True))
+        plain = await client.post(CHAT, json=ask())
+        slots.release("default")
+        allowed = await client.post(CHAT, json=ask(stream=True))
+
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert plain.status_code == 200 and allowed.status_code == 200
+    assert slots.held("default") == 0  # the finished stream gave its slot back
+
+
+@pytest.mark.asyncio
+async def test_the_deadline_for_the_whole_answer_ends_a_stream_and_settles_it_as_504(tmp_path: Path) -> None:
+    from router.chat.accounted import StreamSettings
+
+    engine = FakeChatEngine(GEMMA, delay_s=0.05)
+    ts = tenant_stack(tmp_path, TENANTS, [engine], streams=StreamSettings(deadline_s=0.3))
+    key = ts.key("acme")
+    async with asgi_client(ts.stack.app) as client:
+        response = await client.post(CHAT, json={**ask(stream=True), "messages": [
+            {"role": "user", "content": " ".join(["word"] * 200)}]},
+            headers={"authorization": f"Bearer {key}"})
+        samples = await scrape(client)
+
+    assert response.status_code == 200
+    events = parse_sse(response.text)
+    assert events[-1] == "[DONE]" and events[-2]["error"]["code"] == "stream_deadline"
+    assert engine.stopped_early
+    assert sample(samples, "stellwerk_requests_in_flight", endpoint="chat", model=GEMMA) == 0
+    assert [r["status"] for r in ts.ledger_rows(at_least=1)] == [504]
+
+
+# --- /openapi.json documents the real errors ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_openapi_documents_the_real_error_responses_and_no_422() -> None:
+    stack = build_stack([FakeChatEngine(GEMMA)])
+    async with asgi_client(stack.app) as client:
+        schema = (await client.get("/openapi.json")).json()
+
+    for path in ("/v1/chat/completions", "/v1/messages", "/v1/embeddings", "/v1/route"):
+        responses = schema["paths"][path]["post"]["responses"]
+        assert "422" not in responses, path
+        assert {"400", "401", "413", "429", "502", "503", "504"} <= set(responses), path
+    messages_error = schema["paths"]["/v1/messages"]["post"]["responses"]["400"]
+    assert "type" in messages_error["content"]["application/json"]["schema"]["required"]
+
+
+@pytest.mark.asyncio
+async def test_a_mid_stream_error_on_messages_keeps_its_kind() -> None:
+    from serving.errors import EngineUnavailable
+
+    stack = build_stack([FakeChatEngine(GEMMA, error=EngineUnavailable("replica restarting"), fail_after=1)])
+    body = {"model": GEMMA, "max_tokens": 10, "stream": True,
+            "messages": [{"role": "user", "content": "one two three"}]}
+    async with asgi_client(stack.app) as client:
+        response = await client.post("/v1/messages", json=body)
+    error = json.loads(response.text.split("event: error\ndata: ")[1].split("\n\n")[0])
+    assert error["error"]["type"] == "overloaded_error"
