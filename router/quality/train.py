@@ -51,6 +51,7 @@ EASY_P: Final = 0.9   # the weakest training model answers a trivial anchor prom
 HARD_P: Final = 0.7   # a 2024 frontier model answers a hard anchor prompt with at most this P
 ANCHOR_WEIGHT: Final = 1.0
 MEASURED_MIN: Final = 150.0  # effective outcomes (category-weighted) for an ability to count as measured
+STAGE1_ITERATIONS: Final = 1000
 POOL_SIZE: Final = 256
 POOL_MIN: Final = 200
 
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ds = _dataset(args.data, cache, head)
     _log.info("%d prompts (%d held out), %d models, %d training outcomes",
               len(ds["rows"]), int(ds["held"].sum()), len(ds["names"]), len(ds["train"].label))
-    fit1 = fit_irt(ds["x"], ds["w"], ds["train"], len(ds["names"]))
+    fit1 = fit_irt(ds["x"], ds["w"], ds["train"], len(ds["names"]), max_iter=STAGE1_ITERATIONS)
     anchors = _anchors(args.data, cache, head, fit1, ds)
     _log.info("anchor targets: easy <= %.3f, hard >= %.3f", anchors.easy_target, anchors.hard_target)
     fit = fit_irt(ds["x"], ds["w"], ds["train"], len(ds["names"]), anchors=anchors, init=fit1)
