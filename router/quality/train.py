@@ -10,6 +10,7 @@ quality_model.json and MODEL_CARD.md is computed on them. Embeddings are cached 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ from router.quality import report
 from router.quality.card import write_model_card
 from router.quality.data import anchor_rows, model_info, outcome_rows
 from router.quality.fit import Anchors, FitResult, Outcomes, fit_irt, mixing_weights
-from router.quality.model import DEFAULT_ARTIFACTS, QualityModel, file_sha256
+from router.quality.model import DEFAULT_ARTIFACTS, METADATA_FILE, QualityModel, file_sha256
 from router.quality.profile import TOOL_INDEX
 from router.quality.scale import AbilityScale
 
@@ -74,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = report.evaluate(model, fit, ds, anchors, cache, head)
     model.metadata["metrics"] = metrics
     model.save(args.out)
-    write_model_card(model.metadata, args.out / "MODEL_CARD.md")
+    # NOTE: render from the saved JSON (sorted keys), so re-rendering it later gives the same card.
+    write_model_card(json.loads((args.out / METADATA_FILE).read_text()), args.out / "MODEL_CARD.md")
     _log.info("wrote %s", args.out)
     return 0
 
