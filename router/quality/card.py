@@ -110,6 +110,11 @@ def _probes(p: dict[str, Any]) -> str:
                  for c, v in desc["ability"].items()]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines.append("\n`*` measured on the training data; others mapped from published scores.\n")
+    lat = p.get("latency_us")
+    if lat:
+        lines.append("Cost at run time (numpy, one thread, 2-core machine shared with other work, "
+                     f"indicative): {lat['profile']:.0f} µs per profile from an embedding, "
+                     f"{lat['predict']:.1f} µs per (profile, model) prediction.\n")
     return "\n".join(lines) + "\n"
 
 

@@ -50,14 +50,16 @@ def routing_check(y: F64, p: F64, cost: F64, names: Sequence[str],
                   lambdas: Sequence[float]) -> dict[str, Any]:
     """y, p, cost: (n prompts x m models) outcomes, predictions and USD costs."""
     rows = np.arange(len(y))
-    singles = {n: {"accuracy": _r(np.mean(y[:, j])), "usd_per_1k": _r(1000 * np.mean(cost[:, j]))}
+    single_acc, single_usd = y.mean(axis=0), 1000 * cost.mean(axis=0)
+    singles = {n: {"accuracy": _r(single_acc[j]), "usd_per_1k": _r(single_usd[j])}
                for j, n in enumerate(names)}
     router = []
     for lam in lambdas:
         pick = np.argmax(p - lam * cost, axis=1)
         acc, usd = float(np.mean(y[rows, pick])), float(1000 * np.mean(cost[rows, pick]))
-        cheaper = [s for s in singles.values() if s["usd_per_1k"] <= usd + 1e-12]
-        best = max((s["accuracy"] for s in cheaper), default=float("nan"))
+        # NOTE: compare unrounded costs: a single model equal to the router's choice must count.
+        cheaper = single_acc[single_usd <= usd * (1 + 1e-9)]
+        best = float(cheaper.max()) if len(cheaper) else float("nan")
         shares = np.bincount(pick, minlength=len(names)) / len(pick)
         top = sorted(zip(names, shares, strict=True), key=lambda t: -t[1])[:3]
         router.append({"lambda": lam, "accuracy": _r(acc), "usd_per_1k": _r(usd),

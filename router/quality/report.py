@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ from router.quality.evaluate import CostModel, calibration, routing_check
 from router.quality.fit import Anchors, FitResult, Outcomes, fit_irt
 from router.quality.model import QualityModel
 from router.quality.predictor import catalogue_descriptors
+from router.quality.profile import PromptProfile
 from router.quality.scale import AbilityScale
 
 __all__ = ["LEFT_OUT", "PROBES", "evaluate"]
@@ -211,7 +213,26 @@ def _probes(model: QualityModel, cache: EmbeddingCache, head: LinearHead) -> dic
                                                                     QualityTable.load())
     table = {}
     for text, profile in zip(PROBES, profiles, strict=True):
-        top = CATEGORIES[int(np.argmax(profile.weights))]
+        weights = np.array(profile.weights)
+        weights[CATEGORIES.index("tool_use")] = 0.0  # as FeatureExtractor labels a request without tools
+        top = CATEGORIES[int(np.argmax(weights))]
         table[text] = {"difficulty": round(profile.difficulty, 3), "category": top,
                        "p": {m: round(model.predict(profile, desc), 3) for m, desc in descriptors.items()}}
-    return {"descriptors": {m: d.to_json() for m, d in descriptors.items()}, "prompts": table}
+    return {"descriptors": {m: d.to_json() for m, d in descriptors.items()}, "prompts": table,
+            "latency_us": _latency(model, x, profiles[0], list(descriptors.values()))}
+
+
+def _latency(model: QualityModel, x: np.ndarray, profile: PromptProfile,
+             descriptors: list[ModelDescriptor]) -> dict[str, float]:
+    """Mean wall time of one profile and of one prediction (busy shared machine: indicative only)."""
+    probs = np.full((1, len(CATEGORIES)), 1.0 / len(CATEGORIES), dtype=np.float32)
+    start = time.perf_counter()
+    for _ in range(2000):
+        model.profiles(x[:1], probs)
+    profile_us = (time.perf_counter() - start) / 2000 * 1e6
+    start = time.perf_counter()
+    for _ in range(2000):
+        for descriptor in descriptors:
+            model.predict(profile, descriptor)
+    predict_us = (time.perf_counter() - start) / (2000 * len(descriptors)) * 1e6
+    return {"profile": round(profile_us, 1), "predict": round(predict_us, 2)}

@@ -10,6 +10,7 @@ quality_model.json and MODEL_CARD.md is computed on them. Embeddings are cached 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ from router.quality import report
 from router.quality.card import write_model_card
 from router.quality.data import anchor_rows, model_info, outcome_rows
 from router.quality.fit import Anchors, FitResult, Outcomes, fit_irt, mixing_weights
-from router.quality.model import DEFAULT_ARTIFACTS, QualityModel, file_sha256
+from router.quality.model import DEFAULT_ARTIFACTS, METADATA_FILE, QualityModel, file_sha256
 from router.quality.profile import TOOL_INDEX
 from router.quality.scale import AbilityScale
 
@@ -51,6 +52,7 @@ EASY_P: Final = 0.9   # the weakest training model answers a trivial anchor prom
 HARD_P: Final = 0.7   # a 2024 frontier model answers a hard anchor prompt with at most this P
 ANCHOR_WEIGHT: Final = 1.0
 MEASURED_MIN: Final = 150.0  # effective outcomes (category-weighted) for an ability to count as measured
+STAGE1_ITERATIONS: Final = 1000
 POOL_SIZE: Final = 256
 POOL_MIN: Final = 200
 
@@ -65,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ds = _dataset(args.data, cache, head)
     _log.info("%d prompts (%d held out), %d models, %d training outcomes",
               len(ds["rows"]), int(ds["held"].sum()), len(ds["names"]), len(ds["train"].label))
-    fit1 = fit_irt(ds["x"], ds["w"], ds["train"], len(ds["names"]))
+    fit1 = fit_irt(ds["x"], ds["w"], ds["train"], len(ds["names"]), max_iter=STAGE1_ITERATIONS)
     anchors = _anchors(args.data, cache, head, fit1, ds)
     _log.info("anchor targets: easy <= %.3f, hard >= %.3f", anchors.easy_target, anchors.hard_target)
     fit = fit_irt(ds["x"], ds["w"], ds["train"], len(ds["names"]), anchors=anchors, init=fit1)
@@ -73,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = report.evaluate(model, fit, ds, anchors, cache, head)
     model.metadata["metrics"] = metrics
     model.save(args.out)
-    write_model_card(model.metadata, args.out / "MODEL_CARD.md")
+    # NOTE: render from the saved JSON (sorted keys), so re-rendering it later gives the same card.
+    write_model_card(json.loads((args.out / METADATA_FILE).read_text()), args.out / "MODEL_CARD.md")
     _log.info("wrote %s", args.out)
     return 0
 

@@ -37,5 +37,9 @@ def test_routing_check_oracle_and_lambda_zero() -> None:
     assert result["oracle"]["usd_per_1k"] == round(1000 * 1 / 3, 4)
     assert result["router"][0]["accuracy"] == round(2 / 3, 4)  # lambda 0 picks the higher P: dear, dear, dear
     assert result["router"][1]["usd_per_1k"] == 0.0           # lambda 1 never pays 1.0 for < 1.0 gain
+    # A single model costing exactly what the router spent counts as "at or below that cost", also when
+    # its rounded cost (666.6667) is above the router's unrounded one (666.666...).
+    third = routing_check(y, p, np.array([[0.0, 2.0 / 3.0]] * 3), ["cheap", "dear"], [0.0])
+    assert third["router"][0]["best_single_at_or_below_cost"] == round(2 / 3, 4)
     cal = calibration(np.array([0.0, 1.0, 1.0, 0.0]), np.array([0.1, 0.9, 0.8, 0.3]))
     assert cal["auc"] == 1.0 and 0.0 <= cal["ece"] <= 1.0

@@ -142,3 +142,17 @@ def test_size_and_family_from_ids() -> None:
     assert size_of("gpt-oss-20b") == 20.0
     assert size_of("openai/gpt-4.1") is None
     assert family_of("openai/gpt-4o-mini") == "gpt"
+
+
+def test_training_descriptors_order_models_as_the_data_does(model: QualityModel) -> None:
+    """Models of the training data keep their fitted abilities; their order follows the outcomes."""
+    profile = _profile(0.5, 1.0, "math")
+    p = {n: model.predict(profile, model.training_descriptor(n))
+         for n in ("gemma-2-2b-it", "Meta-Llama-3.1-8B-Instruct", "gpt-4o-2024-08-06", "o1-mini-2024-09-12")}
+    order = ["gemma-2-2b-it", "Meta-Llama-3.1-8B-Instruct", "gpt-4o-2024-08-06", "o1-mini-2024-09-12"]
+    assert [p[n] for n in order] == sorted(p.values())
+    descriptor = model.training_descriptor("gemma-2-2b-it")
+    assert descriptor.basis[CATEGORIES.index("math")] == "measured:gemma-2-2b-it"
+    assert descriptor.size_b == pytest.approx(2.6)
+    with pytest.raises(ValueError):
+        model.training_descriptor("no-such-model")
