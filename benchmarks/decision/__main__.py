@@ -1,7 +1,7 @@
 """`python -m benchmarks.decision`: the routing decision under open-loop load, torch vs ONNX embedder.
 
 Run it alone on the machine where possible (it is a CPU benchmark), e.g.
-``flock /tmp/stellwerk-heavy.lock .venv/bin/python -m benchmarks.decision --duration 30``.
+``.venv/bin/python -m benchmarks.decision --duration 30``.
 """
 
 from __future__ import annotations
