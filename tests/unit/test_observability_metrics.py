@@ -64,6 +64,6 @@ async def test_failed_commits_are_counted(tmp_path: Path) -> None:
     async with asgi_client(ts.stack.app, raise_app_exceptions=False) as client:
         reply = await client.post("/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
                                   json={"model": MINI, "messages": [{"role": "user", "content": "hi"}]})
-        assert reply.status_code == 500
+        assert reply.status_code == 503  # the ledger cannot commit: refused, not answered unrecorded
         m = await scrape(client)
     assert sample(m, "stellwerk_ledger_records_total", outcome="failed") == 1
