@@ -38,7 +38,13 @@ from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
 from router.tracing import current_trace_id, span
 from router.tracing_attributes import decision_attributes, feature_attributes
-from serving.errors import EngineUnavailable, InvalidRequest, NotAllowed, StellwerkError
+from serving.errors import (
+    ContextLengthExceeded,
+    EngineUnavailable,
+    InvalidRequest,
+    NotAllowed,
+    StellwerkError,
+)
 
 __all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "FirstKnownQuality", "QualityPredictor",
            "QualityScores", "RoutingService"]
@@ -180,7 +186,7 @@ class RoutingService:
             rejected += [Rejection(m.id, "objective", "not local") for m in allowed if m.kind != "local"]
             allowed = [m for m in allowed if m.kind == "local"]
             if not allowed:
-                raise EngineUnavailable(f"objective {name!r} needs a local model, and none is available")
+                raise _no_local_model(name, rejected)
         assessed = [self._assess(m, name, objective, features, cfg, commit=not dry_run) for m in allowed]
         decision = rank(name, objective, features, assessed, rejected, cost_weight=hints.cost_weight)
         decision = self._settle(request, decision, assessed, hints, cfg, commit=not dry_run)
@@ -337,6 +343,24 @@ class RoutingService:
                 "objectives": sorted(cfg.objectives),
                 "spilling": [{"model": m, "objective": o} for m, o in self.spillover.spilling()],
                 "models": models}
+
+
+_LOCAL_STAGE_ERRORS: dict[str, Callable[[str], StellwerkError]] = {
+    "capability": lambda m: InvalidRequest(m, param="model"),
+    "context": lambda m: ContextLengthExceeded(m, param="messages"),
+    "policy": lambda m: NotAllowed(m, param="model"),
+}
+
+
+def _no_local_model(objective: str, rejected: Sequence[Rejection]) -> StellwerkError:
+    """Why a local-only request has no model: the first stage that turned the local models away (a
+    missing capability is the request's problem, 400; nothing healthy is ours, 503)."""
+    for stage, error in _LOCAL_STAGE_ERRORS.items():
+        reasons = sorted({r.reason for r in rejected if r.local and r.stage == stage})
+        if reasons:
+            return error(f"objective {objective!r} needs a local model, and no local model can serve this "
+                         f"request: {'; '.join(reasons)}")
+    return EngineUnavailable(f"objective {objective!r} needs a local model, and none is available")
 
 
 def _promote(decision: Decision, chosen: Assessment, reason: str, explanation: str) -> Decision:

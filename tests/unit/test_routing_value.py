@@ -171,3 +171,13 @@ async def test_a_pool_with_no_ready_replica_is_skipped_and_woken() -> None:
     assert woken == [GEMMA]             # and the pool is asked to scale up for the next requests
     scene.snapshot = TelemetrySnapshot(2.0)
     assert (await scene.decide()).chosen.id == GEMMA  # back once the replica is ready
+
+
+async def test_local_only_names_the_capability_no_local_model_has() -> None:
+    from serving.errors import InvalidRequest as BadRequest
+
+    config = VALUE_CONFIG.replace("objectives:\n", "objectives:\n  local-only: {type: local-only}\n")
+    scene = Scene(config=config)
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    with pytest.raises(BadRequest, match="no local model can serve this request: does not support images"):
+        await scene.decide("local-only", messages=[{"role": "user", "content": [image]}])
