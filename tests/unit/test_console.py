@@ -54,6 +54,11 @@ async def test_login_page_and_session(ts: TenantStack) -> None:
         script = await client.get("/console/static/console.js")
         assert script.status_code == 200 and "x-stellwerk-console" in script.text
         assert (await client.get("/console/static/../session.py")).status_code == 404
+        # The fleet view reads /status: the console's session shows the operator's details there.
+        status = (await client.get("/status")).json()
+        assert "routing" in status and "tenancy" in status
+    async with asgi_client(ts.stack.app) as anonymous:
+        assert "routing" not in (await anonymous.get("/status")).json()
 
 
 async def test_decisions_have_reasons_and_no_prompt_text(ts: TenantStack) -> None:
