@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from models.categories import CATEGORIES
 
-__all__ = ["SEED_PROMPTS", "Row", "category_rows", "quality_rows"]
+__all__ = ["SEED_PROMPTS", "Row", "category_rows", "quality_rows", "read_jsonl"]
 
 SEED_PROMPTS: Final = Path(__file__).with_name("seed_prompts.jsonl")
 
@@ -42,13 +42,13 @@ def category_rows(data: Path, seeds: Path = SEED_PROMPTS) -> list[Row]:
     BFCL's `irrelevance` rows (should_call_tool false: plain maths and facts questions where no tool
     fits) are left out: their `tool_use` label describes the tool list they came with, not the text."""
     rows = [Row(r["prompt"], r["router_category"], r["source"])
-            for r in _jsonl(data / "router_prompts_index.jsonl.gz")
+            for r in read_jsonl(data / "router_prompts_index.jsonl.gz")
             if r.get("router_category") and r["source"] != "mmlu" and r.get("should_call_tool") is not False]
     rows += [Row(r["prompt"], r["category"], MULTIMODEL_SOURCES[r["source"]])
-             for r in _jsonl(data / "multimodel" / "routing_multimodel.jsonl.gz")
+             for r in read_jsonl(data / "multimodel" / "routing_multimodel.jsonl.gz")
              if r["source"] in MULTIMODEL_SOURCES]
     if seeds.is_file():
-        rows += [Row(r["prompt"], r["category"], "seed") for r in _jsonl(seeds)]
+        rows += [Row(r["prompt"], r["category"], "seed") for r in read_jsonl(seeds)]
     unknown = {r.label for r in rows} - set(CATEGORIES)
     if unknown:
         raise ValueError(f"labels not in models.categories.CATEGORIES: {sorted(unknown)}")
@@ -60,7 +60,7 @@ def quality_rows(data: Path) -> list[Row]:
     sources = (("mmlu", data / "mmlu" / "mmlu_strong_weak_labels.jsonl", "prompt"),
                ("gsm8k", data / "gsm8k" / "gsm8k_strong_weak_labels.jsonl", "question"))
     return [Row(r[field], _weak_ok(r), name)
-            for name, path, field in sources for r in _jsonl(path)
+            for name, path, field in sources for r in read_jsonl(path)
             if not r.get("contaminated_in_routellm_train")]
 
 
@@ -68,7 +68,8 @@ def _weak_ok(row: dict[str, Any]) -> str:
     return "1" if row["weak_correct"] or not row["strong_correct"] else "0"
 
 
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The objects of a JSON-lines file (gzipped when it ends in .gz), blank lines skipped."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:

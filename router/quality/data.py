@@ -12,16 +12,14 @@ Nothing here is copied into the project.
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from router.features.data import SEED_PROMPTS
+from router.features.data import read_jsonl as _jsonl
 
 __all__ = ["AnchorRow", "OutcomeRow", "anchor_rows", "model_info", "outcome_rows"]
 
@@ -103,11 +101,3 @@ def _price(cell: str) -> float | None:
 
 def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
