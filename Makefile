@@ -16,7 +16,7 @@ prepare: setup    ## convert the packaged GGUF model into a cached Hugging Face 
 serve: prepare    ## start Ray, deploy the local models, serve the router on :8000
 	$(STELLWERK) serve --port $${PORT:-8000}
 
-test: prepare     ## lint, type-check, unit and end-to-end tests
+test: prepare     ## lint, type-check, unit, packaging, end-to-end and two-node cluster tests
 	bash scripts/test.sh
 
 test-unit: setup
