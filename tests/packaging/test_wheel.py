@@ -11,6 +11,7 @@ cleanly, with hashes checked, is what scripts/bootstrap.sh does on every fresh m
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,9 @@ def test_stellwerk_is_imported_from_the_installed_wheel() -> None:
 
 
 def _run(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=600)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # no checkout on the path
+    result = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, f"{argv} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 
