@@ -34,7 +34,7 @@ from serving.errors import EngineFailed, InvalidRequest, StellwerkError
 from serving.remote.base import DEFAULT_TIMEOUTS, ProviderError, RemoteChatEngine, Timeouts
 from serving.remote.sse import iter_sse
 
-__all__ = ["AZURE_API_VERSION", "OpenAIChatEngine", "OpenAICompatibleChatEngine"]
+__all__ = ["AZURE_API_VERSION", "OpenAIChatEngine", "OpenAICompatibleChatEngine", "provider_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class OpenAIChatEngine(RemoteChatEngine):
         return self._error(_stream_error_status(error), raw, httpx.Headers())
 
     def error_from(self, status: int, body: bytes) -> ProviderError:
-        return _provider_error(status, body)
+        return provider_error(status, body)
 
     def is_content_filter(self, status: int, error: ProviderError) -> bool:
         message = error.message.lower()
@@ -328,7 +328,7 @@ def _stream_error_status(error: object) -> int:
     return 500
 
 
-def _provider_error(status: int, body: bytes) -> ProviderError:
+def provider_error(status: int, body: bytes) -> ProviderError:
     """OpenAI's {"error": {message, type, code}}, vLLM's flat {"message", "type"}, or {"detail"}."""
     try:
         parsed = json.loads(body) if body else None
