@@ -131,7 +131,7 @@ def _plan(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         if body.get("tools"):
             name = body["tools"][0]["function"]["name"]
             return "", {"id": "call_fake_0", "name": name}
-    user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    user: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     return f"You said: {_text_of(user)}", None
 
 
