@@ -10,7 +10,7 @@ from serving.errors import InvalidRequest
 from serving.ray_engine import RayChatEngine
 
 
-def _no_handles(app: str) -> Any:
+def _no_handles(app_name: str) -> Any:
     raise AssertionError("the request must be refused before it reaches Ray")
 
 
