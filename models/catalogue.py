@@ -180,7 +180,8 @@ class SamplingDefaults(_Strict):
 class RemoteEndpoint(_Strict):
     """How to reach a remote provider. The key is read from `api_key_env` at run time, never stored."""
 
-    type: str = Field(description="Adapter type: openai, anthropic, gemini, openai-compatible.")
+    type: str = Field(description="Adapter type: openai, openai-responses (OpenAI's Responses API, for "
+                                  "models offered only there), anthropic, gemini, openai-compatible.")
     base_url: str
     model: str = Field(description="The provider's own model name.")
     api_key_env: str = Field(description="Environment variable holding the API key.")

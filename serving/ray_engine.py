@@ -58,6 +58,10 @@ class RayChatEngine:
         self._replicas = replicas
 
     async def chat(self, request: Mapping[str, Any]) -> AsyncIterator[ChatChunk]:
+        if request.get("thinking") is not None:  # vLLM would ignore it: refuse rather than drop it
+            raise InvalidRequest("local models take no Anthropic-style `thinking` budget; use "
+                                 "reasoning_effort, or chat_template_kwargs for models that think",
+                                 param="thinking")
         body = {**request, "model": self.model_id, "stream": True,
                 "stream_options": {"include_usage": True}}
         handle = self._handles(self._app)

@@ -29,13 +29,12 @@ How an OpenAI chat request is translated:
 - tools → `{name, description, input_schema, strict}`; tool_choice auto/none/required/named → auto/none/
   any/tool; `parallel_tool_calls: false` → `disable_parallel_tool_use`.
 - `max_tokens` is required by Anthropic: `max_completion_tokens`, else `max_tokens`, else
-  `DEFAULT_MAX_TOKENS` (4096). stop → `stop_sequences`; temperature (Anthropic's range is 0..1, so
-  values above 1 are refused), top_p, top_k (vLLM's "off" values ≤ 0 are omitted); `user` →
+  `DEFAULT_MAX_TOKENS` (4096). stop → `stop_sequences`; sampling parameters: see below; `user` →
   `metadata.user_id`.
-- response_format json_object / json_schema is TRANSLATED, not refused: the request gets one forced tool
-  (`tool_choice: {"type": "tool"}`) whose `input_schema` is the schema (`{"type": "object"}` for
-  json_object; json_schema `strict` → tool `strict`), and the tool's streamed input is returned as the
-  answer text with finish_reason "stop". Combined with the client's own tools it is refused.
+- response_format json_object / json_schema → structured outputs, `output_config.format`
+  (`{"type": "json_schema", "schema": ...}`; `{"type": "object"}` for json_object): the answer text is
+  the JSON. (Before API version 2026-10-21 this was a forced tool; the current models refuse forced
+  tool use.)
 - refused with `InvalidRequest` (they change the answer and Anthropic has no equivalent): seed, n > 1,
   logprobs, logit_bias, non-zero presence/frequency penalties, non-neutral vLLM extras (min_tokens,
   ignore_eos, repetition_penalty, ...), and any other field this adapter does not know.
@@ -72,7 +71,6 @@ logger = logging.getLogger(__name__)
 
 ANTHROPIC_VERSION = "2026-10-21"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; every Claude model can produce this many
-_JSON_TOOL_EXT = "stellwerk.anthropic_json_tool"  # request extension: name of the response_format tool
 _PROVIDER = "anthropic"
 
 _STOP_REASONS: Mapping[str, str] = {
@@ -88,7 +86,6 @@ _ERROR_STATUS: Mapping[str, int] = {
 }
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _DATA_URL = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>.+)", re.DOTALL)
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # Translated by `to_anthropic`, or ignorable because they do not change the answer.
 _HANDLED = frozenset({
@@ -116,8 +113,8 @@ def _refuse(param: str, why: str = "") -> InvalidRequest:
 # --- request translation ----------------------------------------------------------------------------
 
 
-def to_anthropic(body: Mapping[str, Any], model: str, *, vision: bool) -> tuple[dict[str, Any], str | None]:
-    """The Messages API body for an OpenAI chat `body`, and the response_format tool's name if any."""
+def to_anthropic(body: Mapping[str, Any], model: str, *, vision: bool) -> dict[str, Any]:
+    """The Messages API body for an OpenAI chat `body`."""
     _check_unsupported(body)
     system, messages = _messages(body.get("messages") or [], vision=vision)
     out: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": _max_tokens(body),
@@ -130,13 +127,11 @@ def to_anthropic(body: Mapping[str, Any], model: str, *, vision: bool) -> tuple[
     out.update(_thinking(body, out["max_tokens"]))
     if body.get("user"):
         out["metadata"] = {"user_id": str(body["user"])}
-    json_tool = _json_tool(body.get("response_format"), has_tools=bool(body.get("tools")))
-    if json_tool is not None:
-        out["tools"] = [json_tool]
-        out["tool_choice"] = {"type": "tool", "name": json_tool["name"], "disable_parallel_tool_use": True}
-        return out, str(json_tool["name"])
+    output_format = _output_format(body.get("response_format"))
+    if output_format is not None:
+        out.setdefault("output_config", {})["format"] = output_format
     out.update(_tools(body))
-    return out, None
+    return out
 
 
 def _check_unsupported(body: Mapping[str, Any]) -> None:
@@ -388,30 +383,19 @@ def _tool_choice(choice: Any) -> dict[str, Any]:
     raise InvalidRequest(f"unknown tool_choice {choice!r}", param="tool_choice")
 
 
-def _json_tool(response_format: Any, *, has_tools: bool) -> dict[str, Any] | None:
-    if response_format is None:
-        return None
+def _output_format(response_format: Any) -> dict[str, Any] | None:
+    """response_format -> `output_config.format` (structured outputs): the answer text is the JSON."""
     kind = response_format.get("type") if isinstance(response_format, Mapping) else response_format
-    if kind == "text":
+    if kind in (None, "text"):
         return None
-    if has_tools:
-        raise _refuse("response_format", " together with tools (it is carried out as a forced tool)")
     if kind == "json_object":
-        return {"name": "json_answer", "description": "Give the whole answer as this tool's input.",
-                "input_schema": {"type": "object"}}
+        return {"type": "json_schema", "schema": {"type": "object"}}
     if kind != "json_schema":
         raise _refuse("response_format", f" of type {kind!r}")
-    spec = response_format.get("json_schema") or {}
-    schema = spec.get("schema") or {"type": "object"}
-    if schema.get("type") != "object":
-        raise _refuse("response_format", ": its schema must describe a JSON object")
-    name = spec.get("name") if _TOOL_NAME.match(str(spec.get("name", ""))) else "json_answer"
-    tool: dict[str, Any] = {"name": name, "input_schema": schema,
-                            "description": spec.get("description") or "Give the whole answer as this "
-                                                                      "tool's input."}
-    if spec.get("strict") is not None:
-        tool["strict"] = bool(spec["strict"])
-    return tool
+    schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+    if not isinstance(schema, Mapping):
+        raise _refuse("response_format", ": its schema must be a JSON object")
+    return {"type": "json_schema", "schema": dict(schema)}
 
 
 # --- response parsing -------------------------------------------------------------------------------
@@ -421,9 +405,7 @@ def _json_tool(response_format: Any, *, has_tools: bool) -> dict[str, Any] | Non
 class _Stream:
     """What a stream has said so far: tool blocks by Anthropic block index, usage, the stop reason."""
 
-    json_tool: str | None
     tools: dict[int, int] = field(default_factory=dict)  # block index -> our tool-call index
-    json_blocks: set[int] = field(default_factory=set)  # blocks of the response_format tool
     sent_args: set[int] = field(default_factory=set)  # blocks whose arguments were sent
     input_tokens: dict[str, int] = field(default_factory=dict)  # uncached, cache writes, cache reads
     output_tokens: int = 0
@@ -439,15 +421,13 @@ class AnthropicChatEngine(RemoteChatEngine):
     type: ClassVar[str] = "anthropic"
 
     def build_request(self, body: Mapping[str, Any], api_key: str) -> httpx.Request:
-        payload, json_tool = to_anthropic(body, self.endpoint.model, vision=self.entry.capabilities.vision)
+        payload = to_anthropic(body, self.endpoint.model, vision=self.entry.capabilities.vision)
         headers = {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION,
                    "content-type": "application/json", "accept": "text/event-stream"}
-        request = httpx.Request("POST", self.url("/v1/messages"), headers=headers, json=payload)
-        request.extensions[_JSON_TOOL_EXT] = json_tool
-        return request
+        return httpx.Request("POST", self.url("/v1/messages"), headers=headers, json=payload)
 
     async def parse_stream(self, response: httpx.Response) -> AsyncIterator[ChatChunk]:
-        state = _Stream(json_tool=response.request.extensions.get(_JSON_TOOL_EXT))
+        state = _Stream()
         async for event in iter_sse(response):
             data = json.loads(event.data)
             kind = data["type"]
@@ -484,8 +464,6 @@ class AnthropicChatEngine(RemoteChatEngine):
         if finish is None:
             logger.warning("%s: unknown stop_reason %r, reported as 'stop'", self._who(), state.stop_reason)
             finish = "stop"
-        if finish == "tool_calls" and not state.tools:
-            finish = "stop"  # only the response_format tool was used: its input is the answer text
         tokens = state.input_tokens
         usage = Usage(sum(tokens.values()), state.output_tokens,
                       cached_tokens=tokens.get("cache_read_input_tokens", 0),
@@ -528,7 +506,7 @@ def _message_delta(state: _Stream, data: Mapping[str, Any]) -> None:
 
 def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[ChatChunk]:
     if block["type"] == "text":
-        return [] if state.json_tool else _text_chunk(str(block.get("text", "")))
+        return _text_chunk(str(block.get("text", "")))
     if block["type"] == "thinking":
         thinking = str(block.get("thinking") or "")
         state.thinking[index] = {"type": "thinking", "thinking": thinking,
@@ -539,9 +517,6 @@ def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[C
         return []
     if block["type"] != "tool_use":
         return []  # server tools, ...: not part of an OpenAI answer
-    if block["name"] == state.json_tool:
-        state.json_blocks.add(index)
-        return []
     # NOTE: with thinking on, Claude wants this turn's signed thinking blocks back before its tool_use
     # blocks on the next request; they ride, opaque, on the first tool call.
     extra = {"anthropic": {"thinking": [state.thinking[i] for i in sorted(state.thinking)]}} \
@@ -553,7 +528,7 @@ def _block_start(state: _Stream, index: int, block: Mapping[str, Any]) -> list[C
 
 def _block_delta(state: _Stream, index: int, delta: Mapping[str, Any]) -> list[ChatChunk]:
     if delta["type"] == "text_delta":
-        return [] if state.json_tool else _text_chunk(str(delta["text"]))
+        return _text_chunk(str(delta["text"]))
     if delta["type"] == "thinking_delta":
         if index in state.thinking:
             state.thinking[index]["thinking"] += str(delta["thinking"])
@@ -564,9 +539,6 @@ def _block_delta(state: _Stream, index: int, delta: Mapping[str, Any]) -> list[C
     if delta["type"] != "input_json_delta" or not delta["partial_json"]:
         return []
     fragment = str(delta["partial_json"])
-    if index in state.json_blocks:
-        state.sent_args.add(index)
-        return _text_chunk(fragment)
     if index in state.tools:
         state.sent_args.add(index)
         return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], arguments=fragment),))]
@@ -577,8 +549,6 @@ def _block_stop(state: _Stream, index: int) -> list[ChatChunk]:
     """A tool called without arguments streams no JSON at all; OpenAI clients expect "{}"."""
     if index in state.sent_args:
         return []
-    if index in state.json_blocks:
-        return _text_chunk("{}")
     if index in state.tools:
         return [ChatChunk(tool_calls=(ToolCallDelta(state.tools[index], arguments="{}"),))]
     return []

@@ -35,7 +35,7 @@ from serving.openai_chunk import chunk_of
 from serving.remote.base import DEFAULT_TIMEOUTS, ProviderError, RemoteChatEngine, Timeouts
 from serving.remote.sse import iter_sse
 
-__all__ = ["AZURE_API_VERSION", "OpenAIChatEngine", "OpenAICompatibleChatEngine"]
+__all__ = ["AZURE_API_VERSION", "OpenAIChatEngine", "OpenAICompatibleChatEngine", "provider_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class OpenAIChatEngine(RemoteChatEngine):
         return self._error(_stream_error_status(error), raw, httpx.Headers())
 
     def error_from(self, status: int, body: bytes) -> ProviderError:
-        return _provider_error(status, body)
+        return provider_error(status, body)
 
     def is_content_filter(self, status: int, error: ProviderError) -> bool:
         message = error.message.lower()
@@ -259,7 +259,7 @@ def _stream_error_status(error: object) -> int:
     return 500
 
 
-def _provider_error(status: int, body: bytes) -> ProviderError:
+def provider_error(status: int, body: bytes) -> ProviderError:
     """OpenAI's {"error": {message, type, code}}, vLLM's flat {"message", "type"}, or {"detail"}."""
     try:
         parsed = json.loads(body) if body else None

@@ -22,6 +22,7 @@ __all__ = ["ADAPTERS", "ProviderClients", "adapter_class", "create_remote_engine
 ADAPTERS: Mapping[str, str] = {
     "openai": "serving.remote.openai_chat:OpenAIChatEngine",
     "openai-compatible": "serving.remote.openai_chat:OpenAICompatibleChatEngine",
+    "openai-responses": "serving.remote.openai_responses:OpenAIResponsesEngine",
     "anthropic": "serving.remote.anthropic_messages:AnthropicChatEngine",
     "gemini": "serving.remote.gemini:GeminiChatEngine",
 }

@@ -50,6 +50,7 @@ class Case:
 CASES = [
     Case("openai", "openai_server", "/v1", content_filter_is_error=True),
     Case("openai-compatible", "openai_server", "/v1", content_filter_is_error=True),
+    Case("openai-responses", "openai_server", "/v1", content_filter_is_error=True),
     Case("anthropic", "anthropic_server", "", content_filter_is_error=False),
     Case("gemini", "gemini_server", "", content_filter_is_error=False),
 ]
@@ -148,6 +149,11 @@ async def test_system_prompt_and_sampling_reach_the_provider(case: Case, base_ur
             await run(case, base_url, "fake-model", body)
         assert err.value.param == "temperature" and "2026-10-21" in err.value.message
         body = {k: v for k, v in body.items() if k not in ("temperature", "top_p")}
+    if case.type == "openai-responses":  # the Responses API has no stop sequences: a clear 400
+        with pytest.raises(InvalidRequest) as err:
+            await run(case, base_url, "fake-model", body)
+        assert err.value.param == "stop"
+        body = {k: v for k, v in body.items() if k != "stop"}
     chunks = await run(case, base_url, "fake-model", body)
     assert text_of(chunks) == "You said: hello there"
 
@@ -213,7 +219,7 @@ async def test_connection_reset_mid_stream_is_an_error_after_the_text(case: Case
     async with httpx.AsyncClient() as client:
         engine = engine_for(case, base_url, client, "reset-mid-stream")
         with pytest.raises(EngineFailed):
-            async for chunk in engine.chat({"model": engine.model_id, "messages": USER, "max_tokens": 10}):
+            async for chunk in engine.chat({"model": engine.model_id, "messages": USER, "max_tokens": 20}):
                 received.append(chunk)
     assert text_of(received), "the pieces before the reset should have arrived"
 
@@ -238,3 +244,13 @@ async def test_cached_and_reasoning_tokens_are_reported(case: Case, base_url: st
     assert text_of(chunks) == "You said: hello there", "thinking text must not leak into the answer"
     if case.type in {"anthropic", "gemini"}:  # OpenAI's Chat Completions returns no reasoning text
         assert "".join(c.reasoning for c in chunks)
+
+
+async def test_a_responses_only_model_needs_the_responses_adapter(case: Case, base_url: str) -> None:
+    if case.type != "openai-responses":
+        if case.fake == "openai_server":  # OpenAI refuses such a model on Chat Completions
+            with pytest.raises(InvalidRequest, match="only supported in v1/responses"):
+                await run(case, base_url, "responses-only-model", {"messages": USER})
+        return
+    chunks = await run(case, base_url, "responses-only-model", {"messages": USER, "max_tokens": 50})
+    assert text_of(chunks) == "You said: hello there" and finish_of(chunks) == ["stop"]

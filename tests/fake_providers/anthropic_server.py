@@ -59,6 +59,7 @@ _KNOWN_FIELDS = frozenset({
     "diagnostics", "user_profile_id",
 })
 _EFFORTS = ("low", "medium", "high", "xhigh", "max")
+FORCED_TOOL_REFUSED = frozenset({"claude-opus-5-5", "claude-sonnet-5-5"})  # their model pages say so
 _ERRORS: Mapping[str, tuple[int, str, str]] = {
     "rate-limited": (429, "rate_limit_error", "This request would exceed the rate limit for your "
                                               "organization of 50 requests per minute."),
@@ -131,6 +132,9 @@ def tool_use(name: str, n: int, fragments: tuple[str, ...] = TOOL_INPUT_FRAGMENT
 
 def script_for(body: dict[str, Any]) -> Script:
     model, messages = body["model"], body["messages"]
+    if (body.get("output_config") or {}).get("format"):  # structured output: the text is the JSON
+        answer = {"city": "Paris"} if model == "tool-model" else {"said": last_user_text(messages)}
+        return Script((Block("text", pieces(json.dumps(answer))),), "end_turn")
     echo = (Block("text", pieces(f"You said: {last_user_text(messages)}")),)
     tools = body.get("tools") or []
     if model == "thinking-tool-model" and tools and last_tool_result(messages) is None:
@@ -283,6 +287,12 @@ def thinking_error(body: dict[str, Any]) -> str | None:
     effort = (body.get("output_config") or {}).get("effort")
     if effort is not None and effort not in _EFFORTS:
         return f"output_config.effort: Input should be one of {', '.join(_EFFORTS)}"
+    fmt = (body.get("output_config") or {}).get("format")
+    if fmt is not None and (fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict)):
+        return "output_config.format: Input should be {'type': 'json_schema', 'schema': {...}}"
+    forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
+    if forced and body["model"] in FORCED_TOOL_REFUSED:
+        return "tool_choice: forced tool use is not supported by this model"
     return None
 
 

@@ -10,6 +10,8 @@ Models: anything unlisted echoes "You said: <last user text>" in pieces (usage 1
 said: <result>"); "slow-first-byte", "reset-mid-stream", "invalid-json", "rate-limited",
 "server-error", "overloaded", "bad-key", "content-filter" and "unknown-model" fail as their names say;
 Content parts, tool calls and tools with keys OpenAI does not define are refused (400), as the API does.
+`POST /v1/responses` answers the same models in the Responses shape (see openai_responses.py);
+"responses-only-model" is refused on Chat Completions, as OpenAI refuses its Responses-only models.
 "cached-model" echoes with usage details (8 of 11 prompt tokens cached, 3 of 7 completion tokens reasoning).
 `app.state.requests` records every request body, `app.state.urls` every request URL.
 """
@@ -24,6 +26,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from tests.fake_providers.openai_responses import request_error, response_events, response_object
 
 __all__ = ["create_app"]
 
@@ -170,6 +174,11 @@ def _completion(body: dict[str, Any]) -> dict[str, Any]:
                          "finish_reason": "stop" if call is None else "tool_calls"}]}
 
 
+def _responses_problem(body: dict[str, Any]) -> Response | None:
+    problem = request_error(body)
+    return None if problem is None else _error(400, problem, "invalid_request_error")
+
+
 def _usage(model: str) -> dict[str, Any]:
     return CACHED_USAGE if model == "cached-model" else USAGE
 
@@ -217,6 +226,9 @@ def create_app(expected_key: str = "test-key") -> FastAPI:
         failure = _scripted_error(model, key)
         if failure is not None:
             return failure
+        if model == "responses-only-model":
+            return _error(400, "This model is only supported in v1/responses and not in v1/chat/completions.",
+                          "invalid_request_error", "unsupported_model")
         problem = _shape_error(body)
         if problem is not None:
             return _error(400, problem, "invalid_request_error")
@@ -228,6 +240,28 @@ def create_app(expected_key: str = "test-key") -> FastAPI:
     async def chat(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         return await answer(request, auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else "")
+
+    @app.post("/v1/responses")
+    async def responses(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
+        body = await request.json()
+        app.state.requests.append(body)
+        if key != expected_key:
+            return _bad_key(key) if key else _error(401, "You didn't provide an API key.",
+                                                    "invalid_request_error", None)
+        model = str(body.get("model", ""))
+        if model == "slow-first-byte":
+            await _wait_or_disconnect(request, 3.0)
+        failure = _scripted_error(model, key) or _responses_problem(body)
+        if failure is not None:
+            return failure
+        if model == "invalid-json":
+            return StreamingResponse(iter([b"event: response.created\ndata: {not json\n\n"]),
+                                     media_type="text/event-stream")
+        if body.get("stream"):
+            return StreamingResponse(response_events(body), media_type="text/event-stream")
+        return JSONResponse(response_object(body))
 
     @app.post("/openai/deployments/{deployment}/chat/completions")
     async def azure_chat(request: Request, deployment: str) -> Response:
