@@ -200,7 +200,10 @@ def _cheapest_reaching(sweep: Sequence[dict[str, Any]], quality: float) -> dict[
 
 def _upper_envelope(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """The upper concave envelope of (cost, quality) points, cost ascending, quality non-decreasing."""
-    pts = sorted(set(points))
+    best_at: dict[float, float] = {}
+    for cost, quality in points:  # models at the same cost: only the better one is on the envelope
+        best_at[cost] = max(quality, best_at.get(cost, -math.inf))
+    pts = sorted(best_at.items())
     hull: list[tuple[float, float]] = []
     for p in pts:
         while len(hull) >= 2 and _cross(hull[-2], hull[-1], p) >= 0:

@@ -132,3 +132,12 @@ def test_the_cli_refuses_decision_mode_without_data(capsys: pytest.CaptureFixtur
 
     assert handle_decision(args) == 2
     assert "--decision needs --data" in capsys.readouterr().err
+
+
+def test_the_envelope_keeps_the_better_of_two_models_at_the_same_cost() -> None:
+    from benchmarks.eval.decision_eval import _quality_at, _upper_envelope
+
+    hull = _upper_envelope([(1.0, 0.2), (1.0, 0.33), (3.0, 0.9), (2.0, 0.4)])
+    assert hull[0] == (1.0, 0.33)
+    assert _quality_at(hull, 1.0) == 0.33 and _quality_at(hull, 0.5) == 0.33
+    assert _quality_at(hull, 2.0) == pytest.approx(0.615)
