@@ -4,8 +4,8 @@ Headers, each optional:
     x-stellwerk-objective       the objective's name (else the tenant's default, else the router's)
     x-stellwerk-session         a conversation id for session affinity (else the conversation's opening)
     x-stellwerk-cost-weight     quality points one unit of currency is worth (the `value` objective's λ)
-    x-stellwerk-frontier-share  at most this share (0..1) of this tenant's requests that carry the same
-                                header value go to frontier models
+    x-stellwerk-frontier-share  at most this share (0..1, whole percent) of this tenant's requests that
+                                carry the same header value go to frontier models
 A malformed value is a 400 naming the header, never ignored.
 """
 
@@ -52,6 +52,8 @@ def hints_from_headers(headers: Mapping[str, str], *, tenant: str, default_objec
     """The hints of one request; the tenant's settings apply where the request sets none."""
     header_weight = _number(headers.get(COST_WEIGHT_HEADER), COST_WEIGHT_HEADER, 0.0, _MAX_COST_WEIGHT)
     share = _number(headers.get(FRONTIER_SHARE_HEADER), FRONTIER_SHARE_HEADER, 0.0, 1.0)
+    if share is not None:  # whole percent: each distinct value is a budget the router keeps (bounded)
+        share = round(share, 2)
     return RoutingHints(
         objective=headers.get(OBJECTIVE_HEADER) or default_objective,
         tenant=tenant,

@@ -214,31 +214,28 @@ class RoutingService:
                                 f"the conversation stays on {sticky} (session affinity)")
         budgets = self._applicable_budgets(hints, cfg)
         if budgets:
-            decision = self._apply_budgets(decision, assessed, eligible_ids, budgets, commit=commit)
+            decision = self._apply_budgets(decision, by_id, eligible_ids, budgets, commit=commit)
         if commit and key is not None:
             self.sessions.remember(key, decision.chosen.id)
         return dataclasses.replace(decision, session=key.short() if key is not None else None)
 
-    def _apply_budgets(self, decision: Decision, assessed: Sequence[Assessment], eligible_ids: set[str],
+    def _apply_budgets(self, decision: Decision, by_id: dict[str, Assessment], eligible_ids: set[str],
                        budgets: Sequence[FrontierBudget], *, commit: bool) -> Decision:
-        pool = [a for a in assessed if a.entry.id in eligible_ids] or list(assessed)
-        weight = decision.cost_weight or 0.0
-        gain, frontier_cost = _frontier_gain(pool, weight, decision.quality_cap)
-        chosen = next(a for a in assessed if a.entry.id == decision.chosen.id)
+        pool = [a for m, a in by_id.items() if m in eligible_ids] or list(by_id.values())
+        gain, frontier_cost = _frontier_gain(pool, decision.cost_weight or 0.0, decision.quality_cap)
+        chosen = by_id[decision.chosen.id]
         notes = []
         if chosen.frontier:
             verdicts = [b.admits(gain, chosen.est_cost) for b in budgets]
             notes = [v.note for v in verdicts]
             refused = [v for v in verdicts if not v.admitted]
-            alternative = next((a for e in decision.order for a in assessed
-                                if a.entry.id == e.id and not a.frontier), None)
+            alternative = next((by_id[e.id] for e in decision.order if not by_id[e.id].frontier), None)
             if refused and alternative is not None:
                 decision = _promote(decision, alternative, "frontier-budget",
                                     f"{chosen.entry.id} skipped: {refused[0].note}")
         if commit:
-            final = next(a for a in assessed if a.entry.id == decision.chosen.id)
             for b in budgets:
-                b.record(gain, frontier_cost, frontier=final.frontier)
+                b.record(gain, frontier_cost, frontier=by_id[decision.chosen.id].frontier)
         return dataclasses.replace(decision, budget_note="; ".join(notes) or None)
 
     def _applicable_budgets(self, hints: RoutingHints, cfg: RoutingConfig) -> list[FrontierBudget]:

@@ -181,3 +181,10 @@ async def test_local_only_names_the_capability_no_local_model_has() -> None:
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
     with pytest.raises(BadRequest, match="no local model can serve this request: does not support images"):
         await scene.decide("local-only", messages=[{"role": "user", "content": [image]}])
+
+
+def test_a_frontier_share_header_is_kept_to_whole_percent() -> None:
+    """Each distinct value is a budget the router keeps: a client cannot make unboundedly many."""
+    values = {hints_from_headers({"x-stellwerk-frontier-share": f"0.1{'1' * n}"}, tenant="t").frontier_share
+              for n in range(1, 30)}
+    assert values == {0.11}
