@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from benchmarks.eval.dataset import EvalDataError
+from models.yaml_config import parse_yaml_model
 
 __all__ = ["Price", "load_prices"]
 
@@ -36,20 +37,20 @@ def load_prices(path: Path) -> dict[str, Price]:
     return prices
 
 
+class _PriceEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+_PriceFile = RootModel[dict[str, _PriceEntry]]
+
+
 def _yaml(text: str, path: Path) -> dict[str, Price]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise EvalDataError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise EvalDataError(f"{path}: expected a mapping of model id to prices")
-    prices = {}
-    for model, value in data.items():
-        if not isinstance(value, dict):
-            raise EvalDataError(f"{path}: {model}: expected input_per_mtok and output_per_mtok")
-        prices[str(model)] = Price(_number(value.get("input_per_mtok"), path, model),
-                                   _number(value.get("output_per_mtok"), path, model))
-    return prices
+    """Through the project's located YAML reader (errors name the file, the field and the line)."""
+    data = parse_yaml_model(text, path, _PriceFile, what="prices file", error=EvalDataError)
+    return {str(m): Price(e.input_per_mtok, e.output_per_mtok) for m, e in data.root.items()}
 
 
 def _markdown(text: str, path: Path) -> dict[str, Price]:

@@ -104,6 +104,10 @@ def test_prices_come_from_yaml_or_a_markdown_table(tmp_path: Path) -> None:
     data = tmp_path / "prices.yaml"
     data.write_text("m1: {input_per_mtok: 1, output_per_mtok: 2}\n")
     assert load_prices(data) == {"m1": Price(1.0, 2.0)}
+    data.write_text("m1: {input_per_mtok: 1, output_per_mtok: 2}\n"
+                    "m2:\n  input_per_mtok: -1\n  output_per_mtok: 2\n")
+    with pytest.raises(EvalDataError, match=r"line 3: m2\.input_per_mtok"):
+        load_prices(data)
 
 
 def test_the_cli_writes_the_report(tmp_path: Path) -> None:
