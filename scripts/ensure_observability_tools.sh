@@ -4,6 +4,8 @@
 # evaluated by a real Prometheus) and `chromium` (the operator console is tested in a real browser,
 # driven by Playwright). Idempotent: does nothing when both are already installed.
 set -euo pipefail
+# shellcheck source=lib/apt_install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt_install.sh"
 
 missing=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
@@ -14,14 +16,7 @@ if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-fi
-echo "installing the Debian packages: ${missing[*]}"
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt_install "${missing[@]}"
 # The package starts its own Prometheus service where an init system runs; the tests start their own.
 for tool in prometheus promtool chromium; do
     command -v "$tool" >/dev/null 2>&1 || { echo "$tool not found after installing ${missing[*]}" >&2; exit 1; }

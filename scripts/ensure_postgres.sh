@@ -3,6 +3,8 @@
 # package if they are not. Idempotent: does nothing when they are already installed. The store tests
 # start a throwaway server with them (tests/postgres.py); they do not use the package's own cluster.
 set -euo pipefail
+# shellcheck source=lib/apt_install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt_install.sh"
 
 have_server() {
     command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
@@ -14,13 +16,6 @@ if have_server; then
     exit 0
 fi
 
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install postgresql" >&2; exit 1; }
-    sudo=(sudo)
-fi
-echo "installing the Debian postgresql package"
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+apt_install postgresql
 have_server || { echo "postgresql installed but initdb/pg_ctl not found" >&2; exit 1; }
 echo "PostgreSQL server programs installed"
