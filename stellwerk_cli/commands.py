@@ -225,6 +225,7 @@ def _tracing(args: argparse.Namespace) -> Any:
 def run_router(args: argparse.Namespace, availabilities: list[Availability], apps: list[Any], watcher: Any,
                gpus: Any, clients: Any, tenancy: Any) -> None:
     """Serve the router over the Serve applications `apps` (deployed or deploying) until stopped."""
+    from cluster.serve_engines import remote_engines, running_replicas, serve_engines, status_aware_handles
     from cluster.telemetry import TelemetrySampler
     from router.app import create_app
     from router.edge import EdgeLimits
@@ -232,7 +233,6 @@ def run_router(args: argparse.Namespace, availabilities: list[Availability], app
     from router.responses.store import ResponseStore
     from router.routing.build import default_routing
     from router.server import ServerLimits, run_server
-    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
 
     chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
     chat.update(remote_engines(availabilities, clients))

@@ -34,10 +34,10 @@ from router.routing.health import HealthTracker
 from router.routing.hints import RoutingHints
 from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
+from router.routing.span_attributes import decision_attributes, feature_attributes
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
 from router.tracing import current_trace_id, span
-from router.tracing_attributes import decision_attributes, feature_attributes
 from serving.errors import (
     ContextLengthExceeded,
     EngineUnavailable,
