@@ -54,7 +54,7 @@ def models(args: argparse.Namespace, today: dt.date | None = None) -> int:
         mark = "available  " if a.available else "unavailable"
         reason = f"  ({a.reason})" if a.reason else ""
         print(f"{mark}  {a.entry.kind:6}  {a.entry.id:32}{reason}")
-        if a.entry.kind == "remote":
+        if not a.entry.is_local:
             print(f"{'':21}{price_line(a.entry, day)}")
         warning = stale_warning(a.entry, day)
         if warning is not None:
