@@ -50,7 +50,7 @@ class TimedFeatures:
 
 def scripted_telemetry(seed: int = 0) -> Callable[[], TelemetrySnapshot]:
     """Local chat models' queues that change every second (0-4 running, 0-3 waiting), deterministic."""
-    local = [m.id for m in load_catalogue().models if m.kind == "local" and m.task == "chat"]
+    local = [m.id for m in load_catalogue().models if m.is_local and m.task == "chat"]
 
     def snapshot() -> TelemetrySnapshot:
         second = int(time.monotonic())

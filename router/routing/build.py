@@ -75,7 +75,7 @@ def shipped_quality(entries: Sequence[ModelEntry]) -> QualityPredictor:
 
 
 def _waker(registry: ModelRegistry) -> Callable[[ModelEntry], None]:
-    """Wakes a local engine that can scale up from zero (`serving.stack.PoolChatEngine.wake`)."""
+    """Wakes a local engine that can scale up from zero (`cluster.serve_engines.PoolChatEngine.wake`)."""
     def wake(entry: ModelEntry) -> None:
         try:
             _, engine = registry.chat_engine(entry.id)

@@ -27,17 +27,17 @@ from router.metrics import RouterMetrics
 from router.routing.affinity import SessionAffinity, session_key
 from router.routing.budget import FrontierBudget
 from router.routing.candidates import CandidatePolicy, Rejection, filter_candidates, policy_rejection
-from router.routing.config import FrontierBudgetConfig, LocalOnlyObjective, Objective, RoutingConfig
-from router.routing.decision import Assessment, Decision, rank, utility
+from router.routing.config import FrontierBudgetConfig, RoutingConfig
+from router.routing.decision import Assessment, Decision, RankingObjective, rank, utility
 from router.routing.decision_log import DecisionLog
 from router.routing.health import HealthTracker
 from router.routing.hints import RoutingHints
 from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
+from router.routing.span_attributes import decision_attributes, feature_attributes
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
 from router.tracing import current_trace_id, span
-from router.tracing_attributes import decision_attributes, feature_attributes
 from serving.errors import (
     ContextLengthExceeded,
     EngineUnavailable,
@@ -105,7 +105,7 @@ class Dispatch:
     def first_token(self) -> None:
         """The engine's first token arrived: learn its TTFT (from this dispatch, not the request)."""
         ttft = time.perf_counter() - self._started
-        self._service.latency.observe(self.entry.id, ttft, self.queued, local=self.entry.kind == "local")
+        self._service.latency.observe(self.entry.id, ttft, self.queued, local=self.entry.is_local)
 
     def close(self) -> None:
         if self._open:
@@ -182,9 +182,9 @@ class RoutingService:
         features = await self.features(request)
         filtered = filter_candidates(self._candidates(), features, [cfg.policy, *policies], self._unhealthy)
         allowed, rejected = list(filtered.allowed), list(filtered.rejected)
-        if isinstance(objective, LocalOnlyObjective):
-            rejected += [Rejection(m.id, "objective", "not local") for m in allowed if m.kind != "local"]
-            allowed = [m for m in allowed if m.kind == "local"]
+        if objective.local_only:
+            rejected += [Rejection(m.id, "objective", "not local") for m in allowed if not m.is_local]
+            allowed = [m for m in allowed if m.is_local]
             if not allowed:
                 raise _no_local_model(name, rejected)
         assessed = [self._assess(m, name, objective, features, cfg, commit=not dry_run) for m in allowed]
@@ -193,7 +193,7 @@ class RoutingService:
         if not dry_run:
             self._metrics.routes.labels(decision.chosen.id, decision.reason).inc()
             for a in assessed:
-                if a.local and getattr(objective, "ttft_target_s", None) is not None:
+                if a.local and objective.ttft_target_s is not None:
                     self._metrics.spilling.labels(a.entry.id, name).set(int(a.overloaded))
         if not dry_run:  # for the operator console (no prompt text: features and candidates only)
             self.recent.append({"ts": time.time(), "request_id": request_id, "trace_id": current_trace_id(),
@@ -270,12 +270,12 @@ class RoutingService:
     def max_attempts(self) -> int:
         return self.config.current.fallback.max_attempts
 
-    def _assess(self, entry: ModelEntry, objective_name: str, objective: Objective,
+    def _assess(self, entry: ModelEntry, objective_name: str, objective: RankingObjective,
                 f: RequestFeatures, cfg: RoutingConfig, *, commit: bool) -> Assessment:
-        local = entry.kind == "local"
+        local = entry.is_local
         queued = self.load.queued(entry.id) if local else 0
         predicted = self.latency.predict(entry.id, queued, local=local)
-        target = getattr(objective, "ttft_target_s", None)
+        target = objective.ttft_target_s
         gpu_note = self._gpus_saturated(entry, queued, cfg) if local else None
         overloaded = False
         if local and target is not None:
@@ -304,7 +304,7 @@ class RoutingService:
 
     def _unhealthy(self, entry: ModelEntry) -> str | None:
         reason = self.health.unhealthy_reason(entry.id)
-        if reason is None and entry.kind == "local":
+        if reason is None and entry.is_local:
             error = self.load.engine_error(entry.id)
             if error is not None:
                 reason = f"engine not ready: {error}"
@@ -327,7 +327,7 @@ class RoutingService:
         cfg = self.config.current
         models = {}
         for entry in self._candidates():
-            local = entry.kind == "local"
+            local = entry.is_local
             est = self.latency.estimate(entry.id, local=local)
             models[entry.id] = {
                 "queued": self.load.queued(entry.id) if local else None,
@@ -379,7 +379,7 @@ def _frontier_gain(pool: Sequence[Assessment], weight: float, cap: float) -> tup
     return utility(best, weight, cap) - max(utility(a, weight, cap) for a in other), best.est_cost
 
 
-def _objective(cfg: RoutingConfig, name: str | None) -> tuple[str, Objective]:
+def _objective(cfg: RoutingConfig, name: str | None) -> tuple[str, RankingObjective]:
     try:
         return cfg.objective(name)
     except KeyError:
