@@ -49,7 +49,7 @@ def _gpu_cluster(entry: ModelEntry) -> bool:
 
 
 def _cpu_box(entry: ModelEntry) -> bool:
-    return entry.kind == "remote" or entry.accelerator == "cpu"
+    return not entry.is_local or entry.accelerator == "cpu"
 
 
 DEPLOYMENTS: dict[str, Callable[[ModelEntry], bool]] = {"gpu-cluster": _gpu_cluster, "cpu-box": _cpu_box}
@@ -106,7 +106,7 @@ async def _route_mix(groups: Sequence[Group], entries: list[ModelEntry], feature
             decision = await service.decide(request, None, request_id=f"mix-{i}", dry_run=True)
             chosen[decision.chosen.id] += 1
         n = len(group.prompts)
-        local = sum(k for m, k in chosen.items() if by_id[m].kind == "local")
+        local = sum(k for m, k in chosen.items() if by_id[m].is_local)
         out.append({"group": group.name, "prompts": n, "local_share": local / n,
                     "frontier_share": 1.0 - local / n,
                     "models": {m: k / n for m, k in chosen.most_common()}})

@@ -39,7 +39,7 @@ def test_counts_local_and_frontier_choices_per_deployment() -> None:
     chat = [e for e in load_catalogue().models if e.capabilities.chat]
     cpu_box = [e for e in chat if DEPLOYMENTS["cpu-box"](e)]
     assert {e.kind for e in cpu_box} == {"local", "remote"}
-    assert all(e.accelerator == "cpu" for e in cpu_box if e.kind == "local")
+    assert all(e.accelerator == "cpu" for e in cpu_box if e.is_local)
     # Gemma answers small talk well enough and costs nothing; everything else is for a remote model.
     quality = TableQuality({"gemma-3-270m": {"chit_chat": 0.9, "math": 0.05}, "openai/gpt-4o-mini": 0.9})
     groups = [Group("talk", ("hi there", "good morning")), Group("sums", ("what is 17 * 23?",))]
