@@ -15,6 +15,7 @@ import httpx
 from models.catalogue import ModelEntry
 from models.secrets import resolve_api_key
 from serving.remote.base import RemoteChatEngine, Timeouts
+from serving.remote.transport import DEFAULT_LIMITS, LeanTransport
 
 __all__ = ["ADAPTERS", "ProviderClients", "adapter_class", "create_remote_engine"]
 
@@ -27,9 +28,6 @@ ADAPTERS: Mapping[str, str] = {
     "gemini": "serving.remote.gemini:GeminiChatEngine",
 }
 
-# Every connection the pool may open may also be kept: with fewer kept alive than opened, a burst
-# over the keep-alive count reconnects (TCP + TLS) on every request (seen in the overhead profile).
-_POOL = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=30)
 
 
 def adapter_class(adapter_type: str) -> type[RemoteChatEngine]:
@@ -44,7 +42,8 @@ def adapter_class(adapter_type: str) -> type[RemoteChatEngine]:
 
 
 class ProviderClients:
-    """One pooled `httpx.AsyncClient` per provider, shared by all of its models."""
+    """One pooled `httpx.AsyncClient` per provider, shared by all of its models. Without a `transport`
+    (tests pass `httpx.MockTransport`), each sends over its own `LeanTransport` (see its module for why)."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
@@ -52,7 +51,8 @@ class ProviderClients:
 
     def for_provider(self, provider: str) -> httpx.AsyncClient:
         if provider not in self._clients:
-            self._clients[provider] = httpx.AsyncClient(limits=_POOL, transport=self._transport)
+            transport = self._transport or LeanTransport(DEFAULT_LIMITS)
+            self._clients[provider] = httpx.AsyncClient(transport=transport)
         return self._clients[provider]
 
     async def aclose(self) -> None:
