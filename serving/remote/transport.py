@@ -29,8 +29,11 @@ import httpx
 __all__ = ["DEFAULT_LIMITS", "LeanTransport"]
 
 # Every connection the pool may open may also be kept: with fewer kept alive than opened, a burst over
-# the keep-alive count reconnects (TCP + TLS) on every request (seen in the overhead profile).
-DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=30)
+# the keep-alive count reconnects (TCP + TLS) on every request (seen in the overhead profile). Idle ones
+# are dropped after 4 s, before the common server-side keep-alive timeout of 5 s (uvicorn, Node): a
+# request sent on a connection the server is closing at that moment fails, and under load the loop may
+# learn of the close late.
+DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=4)
 _HIGH_WATER = 256 * 1024  # buffered response bytes before the socket's reading is paused
 _Origin = tuple[bytes, bytes, int]
 
