@@ -161,12 +161,57 @@ class SseResponse(StreamingResponse):
 
     async def _send_all(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        async for chunk in self._content:
-            try:
-                async with asyncio.timeout(self._write_timeout_s):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except TimeoutError:
+        watch = _WriteWatch(self._write_timeout_s)
+        try:
+            async for chunk in self._content:
+                watch.writing()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                watch.written()
+        except asyncio.CancelledError:
+            if watch.fired and watch.task.uncancel() == 0:
                 self._client_stalled = True
-                raise
+                raise TimeoutError from None
+            raise
+        finally:
+            watch.close()
         self._settling = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _WriteWatch:
+    """Cancels the current task once one write has waited `timeout_s`. NOTE: one timer per period, not
+    an `asyncio.timeout` per write (a timer handle made and cancelled for each of a stream's chunks)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.fired = False
+        self._loop = asyncio.get_running_loop()
+        self._timeout_s = timeout_s
+        self._since: float | None = None  # when the write under way began
+        self._timer: asyncio.TimerHandle | None = None
+
+    def writing(self) -> None:
+        self._since = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._since + self._timeout_s, self._check)
+
+    def written(self) -> None:
+        self._since = None
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._since is None:
+            return  # no write under way: the next one arms the timer again
+        due = self._since + self._timeout_s
+        if self._loop.time() >= due:
+            self.fired = True
+            self.task.cancel()
+        else:
+            self._timer = self._loop.call_at(due, self._check)
