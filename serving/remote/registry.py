@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import urllib.request
 from collections.abc import Mapping
 
 import httpx
@@ -41,9 +42,17 @@ def adapter_class(adapter_type: str) -> type[RemoteChatEngine]:
     return cls
 
 
+def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    """A client over `transport`; by default over a `LeanTransport` (see its module for why), unless
+    proxy variables (HTTPS_PROXY, ...) are set: httpx honours them only on its own transports."""
+    if transport is None and urllib.request.getproxies():
+        return httpx.AsyncClient(limits=DEFAULT_LIMITS)
+    return httpx.AsyncClient(transport=transport or LeanTransport(DEFAULT_LIMITS))
+
+
 class ProviderClients:
-    """One pooled `httpx.AsyncClient` per provider, shared by all of its models. Without a `transport`
-    (tests pass `httpx.MockTransport`), each sends over its own `LeanTransport` (see its module for why)."""
+    """One pooled `httpx.AsyncClient` per provider, shared by all of its models (tests pass a
+    `transport`, e.g. `httpx.MockTransport`)."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
@@ -51,8 +60,7 @@ class ProviderClients:
 
     def for_provider(self, provider: str) -> httpx.AsyncClient:
         if provider not in self._clients:
-            transport = self._transport or LeanTransport(DEFAULT_LIMITS)
-            self._clients[provider] = httpx.AsyncClient(transport=transport)
+            self._clients[provider] = _client(self._transport)
         return self._clients[provider]
 
     async def aclose(self) -> None:

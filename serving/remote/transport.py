@@ -3,15 +3,15 @@
 Why not httpx's default (httpcore over anyio over h11): in the router-overhead profile it took ~30 % of
 the router's CPU per request, most of it in anyio's stream wrappers, h11's pure-Python parser and a scan
 of the connection pool on every request. This transport keeps httpx's client API (requests, responses,
-content decoding, exceptions, env proxies, which httpx mounts on its own transports) and replaces only
-the wire: asyncio protocols, httptools' C parser (uvicorn's), and per-origin stacks of idle keep-alive
-connections (O(1) to take one).
+content decoding, exceptions) and replaces only the wire: asyncio protocols, httptools' C parser
+(uvicorn's), and per-origin stacks of idle keep-alive connections (O(1) to take one).
 
 What it does: HTTP/1.1 over TCP or TLS; request bodies sent whole with a `Content-Length`; response
 bodies by `Content-Length`, chunked, or up to the close; keep-alive reuse of a connection whose answer
 was read to its end (one left early is closed); the connect / read / pool timeouts of the request's
 `timeout` extension, raised as httpx's own exceptions; at most `max_connections` open at once.
-What it does not: HTTP/2, `Expect: 100-continue`, HEAD requests (the adapters send POST and GET only).
+What it does not: HTTP/2, `Expect: 100-continue`, HEAD requests (the adapters send POST and GET only),
+proxies (with proxy variables set, `serving.remote.registry` uses httpx's own transport instead).
 """
 
 from __future__ import annotations

@@ -160,3 +160,25 @@ def test_server_closing_mid_body_is_a_read_error(run: Runner) -> None:
 
     with pytest.raises(httpx.ReadError):
         run(main())
+
+
+def test_provider_clients_use_the_lean_transport_unless_proxies_are_set(
+        monkeypatch: pytest.MonkeyPatch, run: Runner) -> None:
+    from serving.remote.registry import ProviderClients
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def transports() -> tuple[type, type]:
+        plain = ProviderClients()
+        lean = type(plain.for_provider("a")._transport)
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+        proxied = ProviderClients()
+        other = type(proxied.for_provider("a")._transport)
+        await plain.aclose()
+        await proxied.aclose()
+        return lean, other
+
+    lean, other = run(transports())
+    assert lean is LeanTransport
+    assert other is httpx.AsyncHTTPTransport
