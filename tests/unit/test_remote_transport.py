@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -182,3 +186,46 @@ def test_provider_clients_use_the_lean_transport_unless_proxies_are_set(
     lean, other = run(transports())
     assert lean is LeanTransport
     assert other is httpx.AsyncHTTPTransport
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_with_a_trusted_certificate_and_a_refused_one(tmp_path: Path, run: Runner) -> None:
+    cert, key = _self_signed(tmp_path)
+
+    async def main() -> tuple[int, str, bool]:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure")
+                await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+                pass  # the refusing client hangs up during the handshake
+            finally:
+                writer.close()
+
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ctx.load_cert_chain(cert, key)
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        url = f"https://localhost:{server.sockets[0].getsockname()[1]}/"
+        trusting = ssl.create_default_context(cafile=str(cert))
+        async with server, httpx.AsyncClient(transport=LeanTransport(ssl_context=trusting), timeout=5) as ok:
+            reply = await ok.get(url)
+            refused = False
+            async with httpx.AsyncClient(transport=LeanTransport(), timeout=5) as default:
+                try:
+                    await default.get(url)  # httpx's default trust store does not know this certificate
+                except httpx.ConnectError:
+                    refused = True
+            return reply.status_code, reply.text, refused
+
+    assert run(main()) == (200, "secure", True)
