@@ -30,7 +30,10 @@ _PROMPTS: Final = (
 
 def measure_latency(artifacts: Path, rounds: int = 40, threads: int = 1) -> dict[str, float]:
     """p50/p95/p99/mean milliseconds of `extract` over `rounds` passes of the prompt mix."""
-    extractor = FeatureExtractor.load(artifacts, default_embedder(threads=threads))
+    # Without the per-model quality model (microseconds per request): it is trained after these heads,
+    # on their output, so at this point the one on disk belongs to the previous heads.
+    extractor = FeatureExtractor.load(artifacts, default_embedder(threads=threads),
+                                      quality_artifacts=artifacts)
     requests = [ChatCompletionRequest.model_validate(
         {"model": "auto", "messages": [{"role": "user", "content": p}]}) for p in _PROMPTS]
     for request in requests:  # warm-up: first calls pay for lazy initialisation
