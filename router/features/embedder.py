@@ -38,9 +38,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER_ID: Final = "all-minilm-l6-v2"
-# Of the model's 256 tokens: the encoder's cost grows with the window (~0.1 ms of CPU per token), and
-# 64 keeps the router's p99 under 10 ms (see text.py for the matching character cut). The heads in
-# router/features/artifacts and router/quality/artifacts are trained on this window.
+# Of the model's 256 tokens: the encoder's CPU grows with the window (~0.1 ms per token here; see
+# text.py for the matching character cut). The heads in router/features/artifacts and
+# router/quality/artifacts are trained on this window.
 DEFAULT_MAX_SEQ_LENGTH: Final = DEFAULT_WINDOW
 DEFAULT_THREADS: Final = 1
 
