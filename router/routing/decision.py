@@ -25,7 +25,7 @@ Reason codes:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from models.catalogue import ModelEntry
@@ -96,8 +96,12 @@ class Decision:
             "budget": self.budget_note,
             "fallback_order": [e.id for e in self.order[1:]],
             "features": self.features.to_json(),
-            "candidates": [{k: _round(v) for k, v in asdict(c).items()} for c in self.candidates],
+            "candidates": [{k: _round(getattr(c, k)) for k in _CANDIDATE_FIELDS} for c in self.candidates],
         }
+
+
+# NOTE: not `dataclasses.asdict`, which deep-copies every value: it was half of a decision's CPU.
+_CANDIDATE_FIELDS = tuple(f.name for f in fields(ScoredCandidate))
 
 
 def _round(value: object) -> object:

@@ -10,12 +10,15 @@ in a `Dispatch` so that queue depth and measured TTFTs flow back into the next d
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import functools
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +55,10 @@ __all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "FirstKnownQuality", 
 logger = logging.getLogger(__name__)
 
 RECENT_DECISIONS = 200  # kept in memory for the operator console
+# The classifier's own threads (its ONNX runs release the GIL): as many as a small router box has
+# cores, so bursts queue instead of oversubscribing them, and database calls on the default executor
+# never queue in front of a routing decision.
+FEATURE_WORKERS = 2
 
 
 class FeatureSource(Protocol):
@@ -141,6 +148,7 @@ class RoutingService:
         self._wake = wake  # asks a local pool that has no ready replica to scale up (see _unhealthy)
         self._log = decision_log or (DecisionLog(cfg.decision_log) if cfg.decision_log else None)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
+        self._feature_pool = ThreadPoolExecutor(FEATURE_WORKERS, thread_name_prefix="stellwerk-features")
         config.on_change(self._reconfigure)
         metrics.config_version.set(config.version)
 
@@ -152,15 +160,17 @@ class RoutingService:
         self.sessions.configure(cfg.sessions)
 
     def close(self) -> None:
+        self._feature_pool.shutdown(wait=False)
         if self._log is not None:
             self._log.close()
 
     # -- decisions -------------------------------------------------------------------------------
 
     async def features(self, request: ChatCompletionRequest) -> RequestFeatures:
-        """The request's features (the classifier runs in a worker thread: it is CPU work)."""
+        """The request's features (the classifier runs on its own worker threads: it is CPU work)."""
         with span("stellwerk.features") as current:
-            features = await asyncio.to_thread(self._features.extract, request)
+            call = functools.partial(contextvars.copy_context().run, self._features.extract, request)
+            features = await asyncio.get_running_loop().run_in_executor(self._feature_pool, call)
             current.set_attributes(feature_attributes(features))
             return features
 
