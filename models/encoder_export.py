@@ -79,7 +79,7 @@ class EncoderExportError(RuntimeError):
     """The ONNX encoder cannot be exported here (a package missing, or the exporter failed)."""
 
 
-DEFAULT_WINDOW: Final = 64  # tokens, [CLS] and [SEP] included; the router's heads are trained on it
+DEFAULT_WINDOW: Final = 128  # tokens, [CLS] and [SEP] included; the router's heads are trained on it
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The classified text is the **last user message** (its text parts; images and files count as nothing).
 The system prompt is left out on purpose: the training prompts have none, and a long fixed system prompt
 ("You are a helpful assistant for ACME...") would drown the user's task. Texts longer than the
-embedder's 64-token window (about 220 English characters) keep their head and their tail,
+embedder's 128-token window (about 500 English characters) keep their head and their tail,
 because the instruction is usually at one end ("Summarise the following: ..." or "... Summarise the
 text above."). Training and serving both call `classifier_text`, so they cut the same way.
 
@@ -22,10 +22,9 @@ from router.schemas import ChatCompletionRequest
 
 __all__ = ["HEAD_CHARS", "SCAN_CHARS", "TAIL_CHARS", "classifier_text", "last_user_text"]
 
-# 160 + 5 + 60 characters fit the 64-token window for ~92 % of prompts (the rest lose part of the tail).
-HEAD_CHARS: Final = 160
-TAIL_CHARS: Final = 60
-SCAN_CHARS: Final = 16 * 1024  # of each end: ample for 160/60 non-blank characters
+HEAD_CHARS: Final = 360
+TAIL_CHARS: Final = 140
+SCAN_CHARS: Final = 16 * 1024  # of each end: ample for 360/140 non-blank characters
 _JOIN: Final = " ... "
 
 
