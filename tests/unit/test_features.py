@@ -168,9 +168,11 @@ def _script_counts_per_character(text: str) -> dict[str, int]:
 
 
 def test_script_counts_match_a_per_character_count() -> None:
+    import router.features
     from router.features.language import _script_counts
 
-    seeds = Path(__file__).resolve().parents[2] / "router" / "features" / "seed_prompts.jsonl"
+    # The packaged copy (the wheel test runs this file without the source tree).
+    seeds = Path(router.features.__file__).resolve().parent / "seed_prompts.jsonl"
     texts = [json.loads(line)["prompt"] for line in seeds.read_text().splitlines()]
     texts += ["Привет, как дела? Hello! 你好，こんにちは 안녕 مرحبا ΑΒΓ ĳ ǅ", "ℌ𝔢𝔩𝔩𝔬 ᚠᚢᚦ"]  # noqa: RUF001
     for text in texts:
