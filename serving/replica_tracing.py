@@ -11,6 +11,7 @@ span's, or the router's unchanged when the replica does not trace. No prompt tex
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from collections.abc import Iterator, Mapping
@@ -61,6 +62,9 @@ def replica_span(model: str, headers: Mapping[str, str] | None) -> Iterator[dict
     _PROPAGATOR.inject(outgoing, context=trace.set_span_in_context(span))
     try:
         yield outgoing
+    except (GeneratorExit, asyncio.CancelledError):  # the caller went away: not the replica's error
+        span.set_attribute("stellwerk.cancelled", True)
+        raise
     except BaseException as exc:
         span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
         raise

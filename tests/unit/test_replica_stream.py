@@ -127,3 +127,22 @@ def test_without_a_tracer_the_routers_context_is_handed_on_unchanged(monkeypatch
         assert outgoing == {"traceparent": parent}
     with replica_tracing.replica_span("m", None) as outgoing:
         assert outgoing == {}
+
+
+def test_a_cancelled_stream_is_marked_cancelled_and_a_failure_is_an_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(replica_tracing, "replica_tracer", lambda: provider.get_tracer("test"))
+    parent = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+    with pytest.raises(GeneratorExit), replica_tracing.replica_span("m", parent):
+        raise GeneratorExit
+    with pytest.raises(RuntimeError), replica_tracing.replica_span("m", parent):
+        raise RuntimeError("engine broke")
+
+    cancelled, failed = exporter.get_finished_spans()
+    assert cancelled.attributes is not None and cancelled.attributes["stellwerk.cancelled"] is True
+    assert cancelled.status.is_unset
+    assert failed.status.status_code.name == "ERROR"
