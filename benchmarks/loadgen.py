@@ -12,12 +12,21 @@ from typing import Any
 
 import httpx
 
-__all__ = ["StreamSummary", "StreamTiming", "fresh_prompt", "run_concurrent", "stream_once", "summarize"]
+__all__ = ["REQUEST_FIELDS", "StreamSummary", "StreamTiming", "fresh_prompt", "run_concurrent", "stream_once",
+           "summarize"]
 
 _WORDS = (
     "river", "mountain", "signal", "railway", "engine", "harbour", "lantern", "meadow", "copper", "window",
     "garden", "letter", "orchard", "canvas", "thunder", "pocket", "marble", "violin", "crystal", "ladder",
 )
+
+
+# The sampling fields of every request, spelled out so that neither side applies its own defaults (a
+# catalogue's stop strings or repetition penalty, a model folder's generation_config): both servers
+# get byte-identical bodies but for the prompt. `ignore_eos` + `min_tokens` fix the output length.
+REQUEST_FIELDS: dict[str, Any] = {
+    "temperature": 0, "repetition_penalty": 1.0, "stop": [], "ignore_eos": True,
+}
 
 
 def fresh_prompt(rng: random.Random, words: int) -> str:
@@ -46,7 +55,7 @@ async def stream_once(client: httpx.AsyncClient, url: str, model: str, prompt: s
     body: dict[str, Any] = {
         "model": model, "stream": True, "stream_options": {"include_usage": True},
         "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-        "temperature": 0, "ignore_eos": True, "min_tokens": max_tokens, "stop": [],
+        "min_tokens": max_tokens, **REQUEST_FIELDS,
     }
     started = time.perf_counter()
     times: list[float] = []

@@ -5,11 +5,17 @@ it reads each chat engine's `stats()` and the GPUs, and keeps the result as an i
 `TelemetrySnapshot`. Readers (`/status`, the Prometheus gauges, and the routing decision to come)
 take `latest` at once and never wait on an engine. An engine whose stats cannot be read is marked
 unknown in the snapshot, with the reason; the sampler keeps going.
+
+While the cluster is idle (every engine read, nothing running or waiting, no GPU busy) the sampler
+backs off, doubling its interval up to `idle_interval_s`: an idle stack costs a Ray call per engine
+every few seconds otherwise. Demand brings it back at once: the routing reads `current()`, which wakes
+a backed-off sampler for an immediate sample and the normal interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -18,15 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster.gpu import GpuReading
-from cluster.periodic import Periodic
 from serving.engine import ChatEngine, EngineStats
 from serving.errors import StellwerkError
 
-__all__ = ["DEFAULT_INTERVAL_S", "GpuSource", "TelemetrySampler", "TelemetrySnapshot"]
+__all__ = ["DEFAULT_IDLE_INTERVAL_S", "DEFAULT_INTERVAL_S", "GpuSource", "TelemetrySampler",
+           "TelemetrySnapshot"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 2.0
+DEFAULT_IDLE_INTERVAL_S = 30.0  # the longest interval while idle (backing off from `interval_s`)
 
 GpuSource = Callable[[], list[GpuReading]]
 """Reads every GPU (e.g. `NvmlReader.read`); an empty list on a machine without GPUs."""
@@ -41,6 +48,14 @@ class TelemetrySnapshot:
     engines: Mapping[str, EngineStats | None] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
     gpus: tuple[GpuReading, ...] = ()
+
+    @property
+    def idle(self) -> bool:
+        """Whether this sample saw nothing to do: every engine read (and at least one), none running
+        or waiting, no GPU busy."""
+        return (bool(self.engines) and not self.errors
+                and all(s is not None and s.running == 0 and s.waiting == 0 for s in self.engines.values())
+                and all(g.utilization_pct == 0 for g in self.gpus))
 
     def engine(self, model_id: str) -> EngineStats | None:
         """The model's stats in this sample; None if unknown (not sampled, or unreadable)."""
@@ -63,14 +78,21 @@ def _no_gpus() -> list[GpuReading]:
 
 
 class TelemetrySampler:
-    """Samples `engines` and `read_gpus` every `interval_s` in a background task; `latest` is the
-    newest snapshot, and each new one is passed to the listeners given to `start`."""
+    """Samples `engines` and `read_gpus` every `interval_s` in a background task (backing off to at
+    most `idle_interval_s` while idle); `latest` is the newest snapshot, and each new one is passed to
+    the listeners given to `start`."""
 
     def __init__(self, engines: Mapping[str, ChatEngine], read_gpus: GpuSource = _no_gpus, *,
                  interval_s: float = DEFAULT_INTERVAL_S, timeout_s: float | None = None,
+                 idle_interval_s: float = DEFAULT_IDLE_INTERVAL_S,
                  clock: Callable[[], float] = time.time) -> None:
         if interval_s <= 0:
             raise ValueError(f"the telemetry interval must be positive, not {interval_s}")
+        self._interval = interval_s
+        self._idle_interval = max(interval_s, idle_interval_s)
+        self._next_interval = interval_s
+        self._wake = asyncio.Event()
+        self._demanded = False
         self._engines = dict(engines)
         self._read_gpus = read_gpus
         self._timeout = timeout_s if timeout_s is not None else max(interval_s, 1.0)
@@ -78,19 +100,55 @@ class TelemetrySampler:
         self._latest = TelemetrySnapshot()
         self._listeners: list[Callable[[TelemetrySnapshot], object]] = []
         self._failing: dict[str, str] = {}
-        self._loop = Periodic("telemetry sample", interval_s, self.sample)
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def latest(self) -> TelemetrySnapshot:
         return self._latest
 
+    @property
+    def interval_s(self) -> float:
+        """The wait before the next sample: `interval_s`, or longer while backing off."""
+        return self._next_interval
+
+    def current(self) -> TelemetrySnapshot:
+        """`latest`, for a reader that is about to act on it (a routing decision): a backed-off
+        sampler samples again at once and returns to its normal interval."""
+        self._demanded = True
+        if self._next_interval > self._interval:
+            self._next_interval = self._interval
+            self._wake.set()
+        return self._latest
+
     def start(self, *listeners: Callable[[TelemetrySnapshot], object]) -> None:
         """Start sampling in the running event loop, telling `listeners` of every sample from now on."""
         self._listeners.extend(listeners)
-        self._loop.start()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="telemetry sample")
 
     async def stop(self) -> None:
-        await self._loop.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                snapshot = await self.sample()
+            except Exception:  # NOTE: an unexpected failure of one sample must not end the loop
+                logger.exception("telemetry sample failed; trying again in %g s", self._interval)
+                self._next_interval = self._interval
+            else:
+                idle = snapshot.idle and not self._demanded  # no sample of traffic, no reader acting
+                self._next_interval = (min(self._next_interval * 2, self._idle_interval) if idle
+                                       else self._interval)
+            self._demanded = False
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._next_interval):
+                    await self._wake.wait()
 
     async def sample(self) -> TelemetrySnapshot:
         """Take one sample now, store it as `latest` and tell the listeners."""

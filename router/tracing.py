@@ -37,7 +37,7 @@ from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ENDPOINT_ENV", "Tracing", "TracingMiddleware", "current_trace_id", "end_engine_span",
-           "set_request_attributes", "span", "start_engine_span"]
+           "engine_context", "set_request_attributes", "span", "start_engine_span"]
 
 ENDPOINT_ENV = "STELLWERK_OTEL_ENDPOINT"
 _TRACED_PREFIX = "/v1/"
@@ -146,6 +146,18 @@ def start_engine_span(model: str, provider: str, request: Mapping[str, Any], *, 
     if tracing.record_prompts:  # the operator opted in; never by default
         attributes["gen_ai.input.messages"] = json.dumps(request.get("messages", []), ensure_ascii=False)
     return tracing.tracer.start_span(f"chat {model}", kind=SpanKind.CLIENT, attributes=attributes)
+
+
+@contextmanager
+def engine_context(engine_span: Span) -> Iterator[None]:
+    """Make an attempt's span current while its engine call starts, so that engines which propagate
+    the context (Ray replicas: `serving.ray_engine`) put their spans under it. Does not end it."""
+    if not engine_span.get_span_context().is_valid:
+        yield
+        return
+    with trace.use_span(engine_span, end_on_exit=False, record_exception=False,
+                        set_status_on_exception=False):
+        yield
 
 
 def end_engine_span(engine_span: Span, *, response_id: str, model: str, status: int, error: str | None,

@@ -8,9 +8,12 @@ objects. We subclass it rather than write our own engine wrapper, and add only:
   machine (measured: EngineCore 81 % and worker 87 % CPU at 16 streams). vLLM's own server runs a
   single-process engine in that case; so do we, for one-device CPU engines.
 
-* `chat_from_dict`: takes the request as a plain dict and builds vLLM's `ChatCompletionRequest` inside
+* `chat_deltas`: takes the request as a plain dict and builds vLLM's `ChatCompletionRequest` inside
   the replica, so the router process never imports vLLM (seconds of start-up and ~1 GiB saved), and
-  returns chunks as JSON strings (one `json.loads` in the router, no SSE re-parsing).
+  streams typed deltas (`serving.replica_stream`): the router neither strips SSE framing nor parses
+  JSON. The first token leaves at once, later ones in paced batches. A W3C trace context from the
+  router becomes this replica's span (`serving.replica_tracing`) and is handed on to vLLM's own
+  tracing (`trace_headers`).
 * `engine_stats`: the engine's own queue — unfinished requests (AsyncLLM's count, which also proves
   that a cancelled stream stops generating), and running / waiting requests and KV-cache usage from
   vLLM's scheduler stats (`serving.scheduler_stats`) — for the router's telemetry.
@@ -26,6 +29,8 @@ from typing import Any
 from ray.llm._internal.serve.engines.vllm.vllm_engine import VLLMEngine
 from ray.serve.llm import LLMServer
 
+from serving.replica_stream import Delta, ReplicaError, deltas_of, error_of, paced_batches
+from serving.replica_tracing import replica_span
 from serving.scheduler_stats import LatestSchedulerStats, attach_scheduler_stats, engine_stats_reply
 
 __all__ = ["StellwerkLLMServer", "StellwerkVLLMEngine"]
@@ -63,27 +68,44 @@ class StellwerkVLLMEngine(VLLMEngine):
             return super()._start_async_llm_engine(engine_args, vllm_config, placement_group)
 
 
-_SSE_PREFIX = "data: "
+# At most one batch of deltas per stream per this many seconds after the first (sent at once).
+STREAM_BATCH_INTERVAL_S = 0.01
 
 
 class StellwerkLLMServer(LLMServer):
-    """An `LLMServer` that also accepts dict requests and reports its engine's queue."""
+    """An `LLMServer` that also accepts dict requests, streams typed deltas and reports its queue."""
 
-    async def chat_from_dict(self, body: dict[str, Any]) -> AsyncIterator[list[str | dict[str, Any]]]:
-        """Yield batches; each item is a chunk's JSON text or an error dict {"error": {...}}."""
+    async def chat_deltas(self, body: dict[str, Any], trace_headers: dict[str, str] | None = None
+                          ) -> AsyncIterator[list[Delta]]:
+        """Batches of `ChatChunk`s for an OpenAI chat request; a `ReplicaError` ends the stream."""
         from pydantic import ValidationError
-        from ray.llm._internal.serve.core.configs.openai_api_models import (
-            ChatCompletionRequest,
-        )
+        from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest
 
         try:
             request = ChatCompletionRequest(**body)
         except ValidationError as exc:
-            yield [{"error": {"message": _validation_message(exc), "code": 400}}]
+            yield [ReplicaError(_validation_message(exc), 400)]
             return
-        stream = await self.chat(request)
-        async for batch in stream:
-            yield [_unwrap(item) for item in (batch if isinstance(batch, list) else [batch])]
+        with replica_span(str(body.get("model", "")), trace_headers) as headers:
+            stream = self._vllm_deltas(request, headers)
+            async for batch in paced_batches(stream, STREAM_BATCH_INTERVAL_S):
+                yield batch
+
+    async def _vllm_deltas(self, request: Any, headers: dict[str, str]) -> AsyncIterator[Delta]:
+        from ray.llm._internal.serve.core.protocol import RawRequestInfo
+
+        # vLLM reads trace headers (and only those, here) from the raw request's headers.
+        raw = RawRequestInfo(headers=headers) if headers else None
+        # NOTE: `_run_request` is ray 2.60's hook (pinned) under `chat`, without Ray's batcher, which
+        # holds even the first token for a whole interval; tests/e2e/test_engine_stack.py covers it.
+        stream = await self._run_request(request, engine_method="chat", batch_output_stream=False,
+                                         raw_request_info=raw)
+        async for item in stream:
+            if isinstance(item, str):
+                for delta in deltas_of(item):
+                    yield delta
+            else:  # vLLM's ErrorResponse (a request it refused), never a whole response: we stream
+                yield error_of(item.model_dump().get("error"))
 
     async def record_routing_stats(self) -> dict[str, Any]:
         """Serve's hook, called on every replica every `request_routing_stats_period_s`: Ray's own
@@ -99,14 +121,6 @@ class StellwerkLLMServer(LLMServer):
             return {"unfinished": 0.0, "running": 0.0, "waiting": 0.0, "kv_cache_usage": None, "ready": 0.0}
         scheduler = getattr(self.engine, "scheduler_stats", None)
         return engine_stats_reply(client.get_num_unfinished_requests(), scheduler)
-
-
-def _unwrap(item: Any) -> str | dict[str, Any]:
-    if isinstance(item, str):
-        text = item.strip()
-        return text[len(_SSE_PREFIX):] if text.startswith(_SSE_PREFIX) else text
-    dump: dict[str, Any] = item.model_dump()
-    return dump
 
 
 def _validation_message(exc: Any) -> str:

@@ -4,15 +4,18 @@ The router calls replicas through Serve's `DeploymentHandle` (one Ray RPC per ch
 a second HTTP hop through Serve's proxy: on a 2-core machine every extra process on the path costs
 engine throughput. Closing the chunk iterator cancels the Serve request, which aborts it in vLLM.
 
+The replica streams typed deltas (`serving.replica_stream`): `ChatChunk`s, read by the same OpenAI-chunk
+parser as the remote providers' (in the replica), or a `ReplicaError` that ends the stream; no SSE
+text is stripped or JSON parsed here. The current W3C trace context goes with the call, so the
+replica's span and vLLM's join the router's trace (`serving.replica_tracing`).
+
 Only Ray's and Serve's own exceptions (a replica died, the controller is gone, back pressure) become
-`EngineUnavailable`/`EngineFailed`; the replica's chunks are read by the same OpenAI-chunk parser as the
-remote providers' (`serving.openai_chunk`), outside those handlers, so a bug in our parsing is a 500
-and never a "retry shortly" 503 that would trip the model's health breaker.
+`EngineUnavailable`/`EngineFailed`; anything else the replica sends that is not a delta is a bug of ours
+(a 500), never a "retry shortly" 503 that would trip the model's health breaker.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
@@ -26,6 +29,8 @@ from serving.errors import (
     StellwerkError,
 )
 from serving.openai_chunk import chunk_of
+from serving.replica_stream import Delta, ReplicaError
+from serving.replica_tracing import current_trace_headers
 
 __all__ = ["HandleProvider", "RayChatEngine", "RayEmbeddingEngine", "ReplicaCounter", "chunk_from_openai"]
 
@@ -66,7 +71,7 @@ class RayChatEngine:
                 "stream_options": {"include_usage": True}}
         handle = self._handles(self._app)
         try:
-            responses = handle.options(stream=True).chat_from_dict.remote(body)
+            responses = handle.options(stream=True).chat_deltas.remote(body, current_trace_headers() or None)
         except Exception as exc:  # e.g. the handle's controller or router is gone
             if not is_ray_error(exc):
                 raise
@@ -75,8 +80,7 @@ class RayChatEngine:
         try:
             async for batch in _batches(responses, self.model_id):
                 for item in batch:
-                    for chunk in _chunks(item, self._context_length, self.model_id):
-                        yield chunk
+                    yield _chunk(item, self._context_length)
             finished = True
         finally:
             if not finished:
@@ -156,20 +160,12 @@ async def _batches(responses: Any, model_id: str) -> AsyncIterator[Any]:
         yield batch
 
 
-def _chunks(item: str | dict[str, Any], context_length: int, model_id: str = "") -> list[ChatChunk]:
-    if isinstance(item, dict):
-        raise engine_error(item.get("error", item), context_length)
-    if item == "[DONE]":
-        return []
-    try:
-        payload = json.loads(item)
-        if not isinstance(payload, dict):
-            raise ValueError("a stream chunk is not a JSON object")
-        if "error" in payload:
-            raise engine_error(payload["error"], context_length)
-        return chunk_from_openai(payload)
-    except ValueError as exc:  # the replica sent something that is not a chunk: its fault, not ours
-        raise EngineFailed(f"model {model_id!r} sent a malformed chunk ({exc})") from None
+def _chunk(item: Delta, context_length: int) -> ChatChunk:
+    if isinstance(item, ChatChunk):
+        return item
+    if isinstance(item, ReplicaError):
+        raise engine_error({"message": item.message, "code": item.code}, context_length)
+    raise TypeError(f"a chat replica sent {type(item).__name__}, not a delta")
 
 
 def chunk_from_openai(payload: Mapping[str, Any]) -> list[ChatChunk]:

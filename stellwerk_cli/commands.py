@@ -183,6 +183,10 @@ def serve(args: argparse.Namespace) -> int:
     engine_env = _cpu_engine_env(args, apps)
     watcher = ServeStatusWatcher()
     clients = ProviderClients()
+    if args.otel_endpoint:  # the model replicas, started by the Ray this process starts, trace too
+        from serving.replica_tracing import ENDPOINT_ENV
+
+        os.environ[ENDPOINT_ENV] = args.otel_endpoint
     try:
         ray_cluster.connect(args.ray_address, args.num_cpus)
         # NOTE: ray.init installs its own formatter on the root logger; keep ours (--log-format).

@@ -76,6 +76,9 @@ class _Telemetry:
     def latest(self) -> TelemetrySnapshot:
         return self._snapshot()
 
+    def current(self) -> TelemetrySnapshot:  # what a routing decision reads
+        return self._snapshot()
+
 
 class _UnusedEngine:
     """A chat engine for the registry: deciding never calls an engine, so every call is an error."""

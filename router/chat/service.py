@@ -28,7 +28,7 @@ from router.routing.candidates import CandidatePolicy
 from router.routing.hints import RoutingHints
 from router.routing.service import Dispatch, RoutingService
 from router.schemas import ChatCompletionRequest
-from router.tracing import end_engine_span, start_engine_span
+from router.tracing import end_engine_span, engine_context, start_engine_span
 from serving.engine import ChatChunk, ToolCallDelta, Usage
 from serving.errors import (
     AllCandidatesFailed,
@@ -297,7 +297,8 @@ class ChatRun:
         self.metrics.in_flight.labels(_ENDPOINT, self.model_id).inc()
         try:
             async with asyncio.timeout(timeout_s):  # no extra task per request, unlike wait_for
-                first = await anext(self.chunks)
+                with engine_context(self.span):  # the engine starts its call here: it carries the span
+                    first = await anext(self.chunks)
         except StopAsyncIteration:
             self._finish("502", "engine_error")
             raise EngineFailed(f"model {self.model_id!r} ended the answer before it began") from None

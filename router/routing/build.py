@@ -48,7 +48,7 @@ def default_routing(
             features or shipped_features(),
             quality or shipped_quality(registry.chat_candidates()),
             registry.chat_candidates,
-            lambda: telemetry.latest,
+            telemetry.current,  # a decision's read wakes a sampler backed off while idle
             metrics,
             decision_log=DecisionLog(log_path) if log_path else None,
             wake=_waker(registry),

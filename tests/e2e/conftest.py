@@ -43,6 +43,8 @@ class Stack:
     routing_config: Path | None = None
     decision_log: Path | None = None
     database_url: str | None = None  # the router's ledger, keys and bans
+    pid: int | None = None  # `stellwerk serve`, the leader of the session its Ray and vLLM run in
+    spans: Path | None = None  # every span the router and the replicas exported (tests/otlp_receiver)
 
     @property
     def api(self) -> str:
@@ -121,6 +123,11 @@ def _fake_provider_catalogue(folder: Path) -> Iterator[Path]:
     raw = yaml.safe_load(DEFAULT_CATALOGUE_PATH.read_text())
     with ExitStack() as servers:
         for entry in raw["models"]:
+            if entry["id"] == CHAT_MODEL:
+                # vLLM refuses every tool_choice without a tool-call parser; with one, a named tool
+                # choice is decoded against the tool's schema, which a base model can do
+                # (tests/e2e/test_engine_conformance.py). `capabilities.tools` stays false for `auto`.
+                entry["engine"]["tool_call_parser"] = "hermes"
             if entry["id"] in FAKE_REMOTES:
                 module, path = FAKE_REMOTES[entry["id"]]
                 fake = importlib.import_module(f"tests.fake_providers.{module}")
@@ -144,20 +151,35 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     routing, decisions = folder / "routing.yaml", folder / "decisions.jsonl"
     database = f"sqlite:///{folder / 'stellwerk.db'}"
     routing.write_text(e2e_routing_config())
-    with _fake_provider_catalogue(folder) as catalogue:
+    spans, receiver_port = folder / "spans.jsonl", _free_port()
+    with _fake_provider_catalogue(folder) as catalogue, _otlp_receiver(receiver_port, spans):
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "stellwerk_cli.main", "--catalogue", str(catalogue), "serve",
                  "--port", str(port), "--routing-config", str(routing), "--decision-log", str(decisions),
-                 "--telemetry-interval", "0.5", "--database", database],
+                 "--telemetry-interval", "0.5", "--database", database,
+                 "--otel-endpoint", f"http://127.0.0.1:{receiver_port}"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, FAKE_KEY_ENV: "test-key"})
+                # spans are exported every 0.1 s (not 5 s), by the router and by the replicas
+                env={**os.environ, FAKE_KEY_ENV: "test-key", "OTEL_BSP_SCHEDULE_DELAY": "100"})
         url = f"http://127.0.0.1:{port}"
         try:
             early = _wait_ready(url, proc, log)
-            yield Stack(url, log, early, routing, decisions, database)
+            yield Stack(url, log, early, routing, decisions, database, proc.pid, spans)
         finally:
             _stop(proc, log)
+
+
+@contextmanager
+def _otlp_receiver(port: int, out: Path) -> Iterator[None]:
+    """Our OTLP/HTTP trace receiver (tests/otlp_receiver.py), writing every span to `out`."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.otlp_receiver", "--port", str(port),
+                             "--out", str(out)])
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -1,4 +1,5 @@
-"""`serving.ray_engine` against a fake Serve `DeploymentHandle` (no Ray, no vLLM)."""
+"""`serving.ray_engine` against a fake Serve `DeploymentHandle` (no Ray, no vLLM). The fake replica
+streams what the real one does: vLLM's SSE events turned into typed deltas by `serving.replica_stream`."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from serving.errors import (
     InvalidRequest,
 )
 from serving.ray_engine import RayChatEngine, RayEmbeddingEngine, chunk_from_openai, engine_error
+from serving.replica_stream import ReplicaError, deltas_of, error_of
 
 
 def ray_failure(message: str) -> BaseException:
@@ -42,11 +44,26 @@ VLLM_CONTEXT_ERROR = ("This model's maximum context length is 2048 tokens. Howev
 # --- a fake DeploymentHandle -----------------------------------------------------------------------
 
 
+def replica_side(batch: list[Any]) -> list[Any]:
+    """What the replica sends for a batch of vLLM's items: SSE text becomes typed deltas, vLLM's error
+    objects become `ReplicaError`s; anything else is passed as is (to test what the router does
+    with it)."""
+    out: list[Any] = []
+    for item in batch:
+        if isinstance(item, str):
+            out.extend(deltas_of(f"data: {item}\n\n"))
+        elif isinstance(item, dict):
+            out.append(error_of(item.get("error", item)))
+        else:
+            out.append(item)
+    return out
+
+
 class FakeResponseGenerator:
     """Like Serve's `DeploymentResponseGenerator`: async-iterates batches and can be cancelled."""
 
     def __init__(self, batches: list[list[Any]], fail_with: BaseException | None = None) -> None:
-        self._batches = list(batches)
+        self._batches = [replica_side(b) for b in batches]
         self._fail_with = fail_with
         self.cancelled = 0
 
@@ -90,7 +107,7 @@ class FakeHandle:
     def __init__(self, stream: FakeResponseGenerator | None = None, *,
                  remote_error: BaseException | None = None,
                  health: Any = None, stats: Any = None, embed: Any = None) -> None:
-        self.chat_from_dict = FakeMethod(stream, stream=True, raises=remote_error)
+        self.chat_deltas = FakeMethod(stream, stream=True, raises=remote_error)
         self.check_health = FakeMethod(health)
         self.engine_stats = FakeMethod(stats)
         self.embed = FakeMethod(embed)
@@ -254,7 +271,8 @@ async def test_chat_sends_a_streaming_request_with_usage_for_its_own_model() -> 
     await collect(engine, {"model": "local/gemma-3-270m", "messages": [], "top_k": 5, "stream": False})
 
     assert handle.options_calls == [{"stream": True}]
-    [(body,)] = handle.chat_from_dict.calls
+    [(body, trace_headers)] = handle.chat_deltas.calls
+    assert trace_headers is None  # no trace in progress
     assert body["model"] == MODEL
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
@@ -411,6 +429,43 @@ async def test_a_bug_while_streaming_is_not_turned_into_engine_unavailable() -> 
     with pytest.raises(TypeError, match="our bug"):
         await collect(engine)
     assert stream.cancelled == 1
+
+
+@pytest.mark.asyncio
+async def test_something_that_is_not_a_delta_is_our_bug_not_an_engine_failure() -> None:
+    stream = FakeResponseGenerator([[chunk_json("Hi"), b"raw bytes"]])
+    engine, _ = chat_engine(FakeHandle(stream))
+
+    with pytest.raises(TypeError, match="bytes"):
+        await collect(engine)
+    assert stream.cancelled == 1
+
+
+@pytest.mark.asyncio
+async def test_a_replica_error_with_a_server_status_is_engine_failed() -> None:
+    stream = FakeResponseGenerator([[ReplicaError("out of memory", 500)]])
+    engine, _ = chat_engine(FakeHandle(stream))
+
+    with pytest.raises(EngineFailed, match="out of memory"):
+        await collect(engine)
+
+
+@pytest.mark.asyncio
+async def test_the_current_trace_context_goes_with_the_call() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    handle = FakeHandle(FakeResponseGenerator(HAPPY_BATCHES))
+    engine, _ = chat_engine(handle)
+    tracer = TracerProvider().get_tracer("test")
+
+    with tracer.start_as_current_span("attempt") as span:
+        await collect(engine)
+
+    [(_, headers)] = handle.chat_deltas.calls
+    trace_id = trace.format_trace_id(span.get_span_context().trace_id)
+    span_id = trace.format_span_id(span.get_span_context().span_id)
+    assert headers["traceparent"].startswith(f"00-{trace_id}-{span_id}-")
 
 
 @pytest.mark.asyncio

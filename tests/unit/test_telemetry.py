@@ -102,6 +102,60 @@ async def test_the_sampling_task_keeps_going_through_failures_and_tells_its_list
     assert len(failures) == 1  # logged once, not on every sample
 
 
+async def _samples(sampler: TelemetrySampler, count: int) -> list[tuple[TelemetrySnapshot, float]]:
+    """The next `count` samples of a started sampler, each with the interval it chose after it."""
+    seen: asyncio.Queue[TelemetrySnapshot] = asyncio.Queue()
+    sampler._listeners.append(seen.put_nowait)
+    out = []
+    for _ in range(count):
+        snapshot = await asyncio.wait_for(seen.get(), timeout=5)
+        await asyncio.sleep(0)  # let the loop choose its next interval
+        out.append((snapshot, sampler.interval_s))
+    return out
+
+
+async def test_an_idle_cluster_is_sampled_less_and_less_often_up_to_the_idle_interval() -> None:
+    sampler = TelemetrySampler({GEMMA: FakeChatEngine(GEMMA)}, interval_s=0.01, idle_interval_s=0.08)
+    sampler.start()
+    intervals = [interval for _, interval in await _samples(sampler, 5)]
+    await sampler.stop()
+
+    assert intervals == [0.02, 0.04, 0.08, 0.08, 0.08]
+
+
+async def test_traffic_or_a_routing_read_brings_the_normal_interval_back_at_once() -> None:
+    gemma = FakeChatEngine(GEMMA)
+    sampler = TelemetrySampler({GEMMA: gemma}, interval_s=0.01, idle_interval_s=60)
+    sampler.start()
+    await _samples(sampler, 3)  # backed off to 0.08 s, and doubling
+    backed_off = sampler.interval_s
+
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    sampler.current()  # a routing decision reads the snapshot
+    [(_, after_read)] = await _samples(sampler, 1)
+    woke_after = loop.time() - asked
+    gemma.active = 2  # traffic the engine reports
+    [(busy, after_busy)] = await _samples(sampler, 1)
+    await sampler.stop()
+
+    assert backed_off >= 0.08
+    assert woke_after < backed_off  # sampled at once, not after the backed-off wait
+    assert after_read == 0.01
+    assert busy.engine(GEMMA) is not None and after_busy == 0.01
+
+
+async def test_unknown_engines_or_busy_gpus_are_not_idle() -> None:
+    broken = TelemetrySampler({GEMMA: FakeChatEngine(GEMMA, stats_error=RuntimeError("x"))})
+    busy_gpu = TelemetrySampler({GEMMA: FakeChatEngine(GEMMA)}, gpus(H100).read)
+    quiet = TelemetrySampler({GEMMA: FakeChatEngine(GEMMA)}, gpus().read)
+
+    assert not (await broken.sample()).idle
+    assert not (await busy_gpu.sample()).idle
+    assert (await quiet.sample()).idle
+    assert not TelemetrySnapshot().idle
+
+
 def test_the_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         TelemetrySampler({}, interval_s=0)

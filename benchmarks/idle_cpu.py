@@ -1,0 +1,76 @@
+"""What an idle `stellwerk serve` costs: CPU per process over a quiet minute, no traffic at all.
+
+Starts `stellwerk serve --models MODEL` in its own session, waits until it is ready and has settled,
+then reads every process of that session twice, `--seconds` apart, from /proc, and prints each
+process's share of one core (and the total). Results: JSON under benchmarks/results/.
+
+    python -m benchmarks.idle_cpu --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.first_numbers import DEFAULT_MODEL, RESULTS, _free_port, _server
+from benchmarks.proc_cpu import snapshot
+
+__all__ = ["main"]
+
+
+def _label(pid: int, fallback: str) -> str:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return fallback
+    words = [a.decode(errors="replace") for a in args if a]
+    if not words:
+        return fallback
+    if words[0].startswith(("ray::", "VLLM::")):
+        return words[0].split(":")[0] + "::" + ":".join(words[0].split(":")[2:3])
+    if "-m" in words:
+        return "python -m " + words[words.index("-m") + 1]
+    return Path(words[0]).name
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--seconds", type=float, default=60.0, help="the measured idle window")
+    parser.add_argument("--settle", type=float, default=30.0, help="wait after ready before measuring")
+    parser.add_argument("--label", default="", help="a name for this run in the results file")
+    args = parser.parse_args(argv)
+
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    port = _free_port()
+    command = [sys.executable, "-m", "stellwerk_cli.main", "serve", "--port", str(port),
+               "--models", args.model]
+    log = RESULTS / f"{stamp}-idle.log"
+    with _server(command, f"http://127.0.0.1:{port}/ready", log, dict(os.environ)) as session:
+        time.sleep(args.settle)
+        before, started = snapshot(), time.monotonic()
+        time.sleep(args.seconds)
+        after, wall = snapshot(), time.monotonic() - started
+    shares: dict[str, float] = {}
+    for pid, proc in after.items():
+        if proc.session != session or pid not in before:
+            continue
+        label = _label(pid, proc.name)
+        shares[label] = shares.get(label, 0.0) + 100 * (proc.cpu_s - before[pid].cpu_s) / wall
+    ranked = dict(sorted(((k, round(v, 2)) for k, v in shares.items()), key=lambda kv: -kv[1]))
+    report = {"label": args.label, "model": args.model, "seconds": round(wall, 1),
+              "total_pct_of_a_core": round(sum(shares.values()), 2), "per_process_pct": ranked}
+    (RESULTS / f"{stamp}-idle-cpu.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
