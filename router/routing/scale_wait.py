@@ -64,16 +64,16 @@ class ScaleUpWait:
                 return await attempt()
             except EngineUnavailable as exc:
                 waiting = self.scaling(pools())
-                if not waiting:
-                    raise
+                if not waiting or (again and all(self._ready(p) for p in waiting)):
+                    raise  # nothing scaling; or ready, sampled, and still not usable: not a scale-up
                 if self._clock() >= deadline or not await self._until_ready(waiting, deadline, again):
                     raise scale_up_timeout(waiting, max_wait_s, retry_after_s) from exc
                 again = True
 
     async def _until_ready(self, pools: Sequence[ModelEntry], deadline: float, pause: bool) -> bool:
         """True once one of `pools` has a ready replica (and telemetry has been sampled since); False
-        at the deadline. `pause`: routed again after a pool was ready, and it still failed (e.g. its
-        stats are not readable yet), so poll once before sampling again."""
+        at the deadline. `pause`: routed again after a pool was ready, and it still failed while
+        another is still scaling, so poll once before sampling again."""
         while True:
             if pause:
                 pause = False

@@ -188,3 +188,22 @@ async def test_an_engine_that_cannot_scale_is_not_waited_for() -> None:
 
     with pytest.raises(EngineUnavailable, match="engine down"):
         await asyncio.wait_for(wait.retry(attempt, lambda: [entry], 30, 1), 1)
+
+
+async def test_a_ready_pool_that_still_cannot_serve_is_not_waited_for_again() -> None:
+    """A pool with a RUNNING replica whose engine still fails after a fresh sample: not a scale-up,
+    so the request gets the error at once rather than after the whole wait."""
+    entry = gemma_entry()
+    samples = []
+
+    async def sample() -> None:
+        samples.append(1)
+
+    wait = ScaleUpWait(lambda _: True, sample, poll_s=0.01)
+
+    async def attempt() -> str:
+        raise EngineUnavailable("stats failed")
+
+    with pytest.raises(EngineUnavailable, match="stats failed"):
+        await asyncio.wait_for(wait.retry(attempt, lambda: [entry], 30, 1), 5)
+    assert samples == [1]  # one fresh look, then the error
