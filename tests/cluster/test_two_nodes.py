@@ -3,8 +3,9 @@
 `stellwerk deploy` applies the rendered Serve config: the embedding model's pool lands on the worker
 node (the only one with the `worker_node` resource). Two routers attach with `stellwerk serve --attach`
 and serve traffic from the official SDK — embeddings through Ray to the worker node, chat to a fake
-remote provider; one router is killed with SIGKILL mid-traffic and the other keeps serving, and
-every chat answer a client received is in the shared ledger.
+remote provider; a provider that fails on one router opens its breaker on both (shared through their
+database); one router is killed with SIGKILL mid-traffic and the other keeps serving, and every chat
+answer a client received is in the shared ledger.
 
 Heavy (Ray nodes, a model replica, two routers): run under the machine's lock with `make test-cluster`.
 """
@@ -44,6 +45,7 @@ from tests.fake_providers.runner import serve_app
 
 EMBEDDING = "all-minilm-l6-v2"
 REMOTE = "openai/gpt-4o-mini"
+FAILING = "openai/gpt-4.1"  # pointed at the fake provider's "server-error" model: every call is a 500
 KEY_ENV = "STELLWERK_CLUSTER_FAKE_KEY"
 READY_TIMEOUT_S = 300.0
 
@@ -73,6 +75,8 @@ def fake_remote_catalogue(folder: Path, base_url: str) -> Path:
     for entry in raw["models"]:
         if entry["id"] == REMOTE:
             entry["remote"].update(base_url=base_url + "/v1", model="tool-model", api_key_env=KEY_ENV)
+        if entry["id"] == FAILING:
+            entry["remote"].update(base_url=base_url + "/v1", model="server-error", api_key_env=KEY_ENV)
     path = folder / "catalogue.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -159,6 +163,22 @@ def test_deploy_puts_the_pool_on_the_worker_node_and_a_second_deploy_changes_not
 
     assert again.returncode == 0, again.stderr[-3000:]
     assert worker_resource(cluster.nodes.address)["free"] == pytest.approx(0.99)  # same single replica
+
+
+def test_a_breaker_opened_by_one_router_is_open_on_the_other(cluster: Cluster) -> None:
+    """Router A sees the provider fail `failure_threshold` (3) times and opens its breaker; router B,
+    which never called it, reports it unhealthy too (`auto` skips it) once the shared state reaches it."""
+    a, b = cluster.routers
+    body = {"model": FAILING, "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(3):
+        assert httpx.post(a.url + "/v1/chat/completions", json=body, timeout=60).status_code >= 500
+
+    def unhealthy(router: Router) -> bool:
+        models = httpx.get(router.url + "/status", timeout=10).json()["routing"]["models"]
+        return models[FAILING]["unhealthy"] is not None
+
+    assert unhealthy(a)
+    wait_for(lambda: unhealthy(b), 60, "router B saw router A's open breaker")
 
 
 def test_two_attached_routers_serve_and_one_killed_leaves_the_other_serving(cluster: Cluster) -> None:
