@@ -64,16 +64,17 @@ class ScaleUpWait:
                 return await attempt()
             except EngineUnavailable as exc:
                 waiting = self.scaling(pools())
-                if not waiting or (again and all(self._ready(p) for p in waiting)):
-                    raise  # nothing scaling; or ready, sampled, and still not usable: not a scale-up
+                if not waiting:
+                    raise
                 if self._clock() >= deadline or not await self._until_ready(waiting, deadline, again):
                     raise scale_up_timeout(waiting, max_wait_s, retry_after_s) from exc
                 again = True
 
     async def _until_ready(self, pools: Sequence[ModelEntry], deadline: float, pause: bool) -> bool:
         """True once one of `pools` has a ready replica (and telemetry has been sampled since); False
-        at the deadline. `pause`: routed again after a pool was ready, and it still failed while
-        another is still scaling, so poll once before sampling again."""
+        at the deadline. `pause`: routed again after a pool was ready, and it still failed — a replica
+        Serve reports RUNNING may not answer yet (the handle learns of it a moment later) — so wait
+        one poll before sampling again."""
         while True:
             if pause:
                 pause = False
@@ -97,7 +98,7 @@ def scale_up_timeout(pools: Sequence[ModelEntry], waited_s: float, retry_after_s
     names = ", ".join(p.id for p in pools)
     waited = f"within {math.ceil(waited_s)} s" if waited_s > 0 else "(the request allows no wait)"
     error = EngineUnavailable(
-        f"no model this request may use is ready: {names} is scaling up from zero and had no ready "
-        f"replica {waited}; retry in {math.ceil(retry_after_s)} s")
+        f"no model this request may use is ready: {names} is scaling up from zero and was not ready "
+        f"to serve {waited}; retry in {math.ceil(retry_after_s)} s")
     error.retry_after_s = retry_after_s
     return error

@@ -123,7 +123,7 @@ async def test_the_client_s_bound_ends_the_wait_with_503_and_retry_after(tmp_pat
     assert reply.headers["retry-after"] == "10"  # scale_up.retry_after_s of the shipped configuration
     error = reply.json()["error"]
     assert error["code"] == "engine_unavailable"
-    assert "gemma-3-270m is scaling up from zero and had no ready replica within 1 s" in error["message"]
+    assert "gemma-3-270m is scaling up from zero and was not ready to serve within 1 s" in error["message"]
 
 
 async def test_a_configured_wait_of_zero_answers_at_once(tmp_path: Path) -> None:
@@ -190,9 +190,9 @@ async def test_an_engine_that_cannot_scale_is_not_waited_for() -> None:
         await asyncio.wait_for(wait.retry(attempt, lambda: [entry], 30, 1), 1)
 
 
-async def test_a_ready_pool_that_still_cannot_serve_is_not_waited_for_again() -> None:
-    """A pool with a RUNNING replica whose engine still fails after a fresh sample: not a scale-up,
-    so the request gets the error at once rather than after the whole wait."""
+async def test_a_replica_that_is_running_but_not_answering_yet_is_sampled_again() -> None:
+    """Serve reports the replica RUNNING a moment before the router's handle can reach it (the first
+    sample after readiness may still fail): the wait samples again, one poll later, until it works."""
     entry = gemma_entry()
     samples = []
 
@@ -202,8 +202,25 @@ async def test_a_ready_pool_that_still_cannot_serve_is_not_waited_for_again() ->
     wait = ScaleUpWait(lambda _: True, sample, poll_s=0.01)
 
     async def attempt() -> str:
+        if len(samples) < 3:
+            raise EngineUnavailable("stats timed out after 1 s")
+        return "routed"
+
+    assert await asyncio.wait_for(wait.retry(attempt, lambda: [entry], 30, 1), 5) == "routed"
+    assert len(samples) == 3
+
+
+async def test_a_ready_pool_that_never_answers_ends_in_the_timeout_503() -> None:
+    entry = gemma_entry()
+
+    async def sample() -> None:
+        return None
+
+    wait = ScaleUpWait(lambda _: True, sample, poll_s=0.01)
+
+    async def attempt() -> str:
         raise EngineUnavailable("stats failed")
 
-    with pytest.raises(EngineUnavailable, match="stats failed"):
-        await asyncio.wait_for(wait.retry(attempt, lambda: [entry], 30, 1), 5)
-    assert samples == [1]  # one fresh look, then the error
+    with pytest.raises(EngineUnavailable, match="was not ready to serve within 1 s") as refused:
+        await asyncio.wait_for(wait.retry(attempt, lambda: [entry], 0.2, 7), 5)
+    assert refused.value.retry_after_s == 7
