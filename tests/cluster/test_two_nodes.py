@@ -278,6 +278,88 @@ def test_every_replica_s_queue_reaches_the_handle_s_process(cluster: Cluster, ro
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, 4, 2]
 
 
+SCALING_POOL = '''
+import json, sys, time
+import ray
+from ray import serve
+
+ray.init(address=sys.argv[1], log_to_driver=False)
+
+
+@serve.deployment(name=sys.argv[2], ray_actor_options={"num_cpus": 0, "resources": {"worker_node": 0.01}},
+                  autoscaling_config={"min_replicas": 0, "initial_replicas": 0, "max_replicas": 1,
+                                      "upscale_delay_s": 0, "downscale_delay_s": 600})
+class StartsSlowly:
+    """A chat pool that scales from zero, speaking the handle protocol of Stellwerk's chat replicas
+    (`chat_from_dict` streaming OpenAI chunks, `engine_stats`, `check_health`); no model behind it."""
+
+    def __init__(self):
+        time.sleep(5)  # a replica's start-up
+
+    async def chat_from_dict(self, body):
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": "from the pool"},
+                              "finish_reason": "stop"}]}
+        yield [json.dumps(chunk), "[DONE]"]
+
+    async def engine_stats(self):  # what serving.llm_server replies
+        return {"unfinished": 0.0, "running": 0.0, "waiting": 0.0, "kv_cache_usage": None, "ready": 1.0}
+
+    async def check_health(self):
+        return None
+
+
+serve.run(StartsSlowly.bind(), name=sys.argv[2], route_prefix=None)
+'''
+
+
+def test_a_local_only_request_waits_for_a_pool_scaling_from_zero(cluster: Cluster) -> None:
+    """A chat pool with no replica (min_replicas 0) and a router attached to it: a request that only
+    a local model may serve (`local-only`) is not refused at once; it wakes the pool, waits for the
+    replica Serve starts, and is answered by it."""
+    app = "llm-gemma-3-270m"
+    done = subprocess.run([sys.executable, "-c", SCALING_POOL, cluster.nodes.address, app],
+                          capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    router = start_router(cluster.catalogue, cluster.nodes.address, cluster.database,
+                          cluster.catalogue.parent / "router-scaling.log")
+    try:
+        wait_ready_or_not(router)
+        wait_for(lambda: "no ready replica" in str(httpx.get(router.url + "/status", timeout=10).json()
+                                                   ["engines"].get("gemma-3-270m")),
+                 60, "the router saw the pool with no replica")
+        body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        started = time.monotonic()
+        reply = httpx.post(router.url + "/v1/chat/completions", json=body, timeout=120,
+                           headers={"x-stellwerk-objective": "local-only", "x-stellwerk-max-wait": "90"})
+        print(f"local-only answered after {time.monotonic() - started:.0f} s (pool started from zero)")
+        assert reply.status_code == 200, reply.text + "\n" + router.log.read_text()[-4000:]
+        assert reply.headers["x-stellwerk-model"] == "gemma-3-270m"
+        assert reply.json()["choices"][0]["message"]["content"] == "from the pool"
+    finally:
+        router.proc.send_signal(signal.SIGTERM)
+        try:
+            router.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            router.proc.kill()
+        stop_session(router.proc.pid, grace_s=5)
+
+
+def wait_ready_or_not(router: Router) -> None:
+    """Until the router answers /health (its /ready is false while a pool has no replica)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if router.proc.poll() is not None:
+            pytest.fail(f"router exited with {router.proc.returncode}:\n{router.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(router.url + "/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"router not up after {READY_TIMEOUT_S:g} s:\n{router.log.read_text()[-3000:]}")
+
+
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     """Poll `check` until it holds; returns the seconds it took (printed, never a threshold)."""
     start = time.monotonic()
