@@ -37,9 +37,10 @@ lock:             ## regenerate requirements/*.lock (hashes), sbom/*.cdx.json an
 sbom:             ## only the SBOM and the licence check, from the committed locks (network)
 	bash scripts/lock.sh --sbom-only
 
-lint: setup
+lint: setup       ## ruff, mypy --strict, and the layer order (import-linter contracts in pyproject.toml)
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 bench: prepare    ## router + Ray Serve overhead vs the bare vLLM engine (minutes)
 	$(PY) -m benchmarks.first_numbers --rounds 2

@@ -49,7 +49,7 @@ def render_serve_config(models: Sequence[tuple[ModelEntry, str]],
 
 
 def _application(entry: ModelEntry, source: str, engine_env: dict[str, str]) -> dict[str, Any]:
-    if entry.kind != "local":
+    if not entry.is_local:
         raise ValueError(f"model {entry.id!r} is remote: only local models are deployed on the cluster")
     return {
         "name": deployment_name(entry.id),

@@ -40,7 +40,7 @@ def check_availability(
     remote_types: Collection[str] = (),
 ) -> Availability:
     """Whether `entry` can serve here. `remote_types` are the remote adapter types installed."""
-    if entry.kind == "remote":
+    if not entry.is_local:
         return _remote(entry, environ, remote_types)
     if entry.accelerator == "gpu" and gpu_count == 0:
         return Availability(entry, False, "needs a GPU; none was found on this machine")

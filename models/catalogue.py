@@ -212,13 +212,18 @@ class ModelEntry(_Strict):
     pool: PoolConfig = Field(default_factory=PoolConfig)
     defaults: SamplingDefaults = Field(default_factory=SamplingDefaults)
 
+    @property
+    def is_local(self) -> bool:
+        """Served on our own machines (kind "local"), not by a remote provider."""
+        return self.kind == "local"
+
     @model_validator(mode="after")
     def _kind_fields(self) -> ModelEntry:
-        if self.kind == "local" and self.weights is None:
+        if self.is_local and self.weights is None:
             raise ValueError("a local model needs 'weights'")
-        if self.kind == "local" and self.task == "chat" and self.engine is None:
+        if self.is_local and self.task == "chat" and self.engine is None:
             raise ValueError("a local chat model needs 'engine'")
-        if self.kind == "remote" and self.remote is None:
+        if not self.is_local and self.remote is None:
             raise ValueError("a remote model needs 'remote'")
         if self.engine is not None and self.capabilities.context_length > self.engine.max_model_len:
             raise ValueError(f"capabilities.context_length ({self.capabilities.context_length}) exceeds "

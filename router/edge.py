@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router.chat.text import clean_text, lone_surrogate_path
-from router.http import error_response
+from router.http import endpoint_of, error_response
 from router.store import StoreError
 from router.tenancy.http import CALLER_STATE, authenticate_traced
 from serving.errors import (
@@ -36,8 +36,7 @@ from serving.errors import (
     StellwerkError,
 )
 
-__all__ = ["DEFAULT_BODY_TIMEOUT_S", "DEFAULT_MAX_BODY_BYTES", "EdgeGuard", "EdgeLimits",
-           "endpoint_of"]
+__all__ = ["DEFAULT_BODY_TIMEOUT_S", "DEFAULT_MAX_BODY_BYTES", "EdgeGuard", "EdgeLimits"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +46,6 @@ DEFAULT_BODY_TIMEOUT_S = 30.0
 _API_PREFIX = "/v1/"
 _INTERNAL = InternalError("internal error in the Stellwerk router; see its log")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/messages": "messages", "/v1/embeddings": "embeddings",
-              "/v1/route": "route"}
 
 
 @dataclass(frozen=True)
@@ -57,11 +54,6 @@ class EdgeLimits:
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
-
-
-def endpoint_of(path: str) -> str:
-    """The ledger's endpoint name for a request path."""
-    return _ENDPOINTS.get(path, path)
 
 
 class _ClientGone(Exception):

@@ -12,9 +12,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.errors import InvalidRequest, StellwerkError, error_body
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["anthropic_error_type", "endpoint_of", "error_response", "install_error_handlers"]
 
 logger = logging.getLogger(__name__)
+
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error",
+    529: "overloaded_error"}
+_ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/messages": "messages", "/v1/embeddings": "embeddings",
+              "/v1/route": "route"}
 
 
 def error_response(error: StellwerkError, *, anthropic: bool = False) -> JSONResponse:
@@ -31,10 +38,18 @@ def error_response(error: StellwerkError, *, anthropic: bool = False) -> JSONRes
 
 
 def _anthropic_body(error: StellwerkError) -> dict[str, Any]:
-    from router.anthropic.stream import anthropic_error_type
-
     return {"type": "error", "error": {"type": anthropic_error_type(error.status_code),
                                        "message": error.message}}
+
+
+def anthropic_error_type(status: int) -> str:
+    """The Anthropic error type for an HTTP status."""
+    return _ANTHROPIC_ERROR_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
+
+
+def endpoint_of(path: str) -> str:
+    """The ledger's endpoint name for a request path."""
+    return _ENDPOINTS.get(path, path)
 
 
 def _dialect(request: Request) -> bool:
@@ -64,7 +79,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _record_refusal(request: Request, error: StellwerkError, body: Any) -> None:
     """A request refused before a route ran gets its ledger row (the caller is known by then)."""
-    from router.edge import endpoint_of
     from router.tenancy.http import CALLER_STATE
 
     ctx = request.scope.get("state", {}).get(CALLER_STATE)

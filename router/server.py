@@ -69,6 +69,10 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
         super().connection_lost(exc)
+        # uvicorn 0.55 cancels its keep-alive timer only when the connection ended cleanly: after a reset
+        # (a client that stopped reading, then left) the timer kept this protocol, its request cycle and
+        # everything they hold alive for the whole keep-alive time (30 s, ~1 MB per connection).
+        self._unset_keepalive_if_required()
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:

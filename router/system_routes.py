@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from cluster.telemetry import TelemetrySnapshot
-from router.console.session import actor_of as console_actor
 from router.registry import AUTO, ModelRegistry, RegisteredModel
+from router.tenancy.console_session import actor_of as console_actor
 from router.tenancy.http import Caller
 from router.tenancy.service import TenancyService
 from serving.errors import StellwerkError

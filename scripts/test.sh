@@ -8,6 +8,8 @@ echo "==> ruff"
 "$bin/ruff" check .
 echo "==> mypy --strict"
 "$bin/mypy"
+echo "==> layer order (import-linter)"
+"$bin/lint-imports"
 echo "==> PostgreSQL for the ledger tests"
 bash scripts/ensure_postgres.sh
 bash scripts/ensure_observability_tools.sh  # prometheus, promtool, chromium for the observability tests

@@ -32,7 +32,7 @@ class PlannedApp:
 
 def plan_apps(availabilities: list[Availability]) -> list[PlannedApp]:
     """Serve applications for every available local model, chat models first."""
-    local = [a for a in availabilities if a.available and a.entry.kind == "local"]
+    local = [a for a in availabilities if a.available and a.entry.is_local]
     local.sort(key=lambda a: a.entry.task != "chat")
     return [PlannedApp(deployment_name(a.entry.id), a.entry, a.entry.task, a.source) for a in local]
 

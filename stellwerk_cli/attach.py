@@ -28,7 +28,7 @@ def attached_models(availabilities: list[Availability], deployed: set[str]) -> l
 
     out = []
     for a in availabilities:
-        if a.entry.kind != "local":
+        if not a.entry.is_local:
             out.append(a)
         elif deployment_name(a.entry.id) in deployed:
             out.append(Availability(a.entry, True))

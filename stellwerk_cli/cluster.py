@@ -75,7 +75,7 @@ def render_config(args: argparse.Namespace, proxy_location: str = "Disabled",
     from serving.remote.registry import ADAPTERS
 
     catalogue = load_catalogue(args.catalogue)
-    locals_ = [e for e in catalogue.models if e.kind == "local"]
+    locals_ = [e for e in catalogue.models if e.is_local]
     availability = {e.id: check_availability(e, gpu_count=0, remote_types=ADAPTERS.keys()) for e in locals_}
     if args.models:
         wanted = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -54,7 +54,7 @@ def models(args: argparse.Namespace, today: dt.date | None = None) -> int:
         mark = "available  " if a.available else "unavailable"
         reason = f"  ({a.reason})" if a.reason else ""
         print(f"{mark}  {a.entry.kind:6}  {a.entry.id:32}{reason}")
-        if a.entry.kind == "remote":
+        if not a.entry.is_local:
             print(f"{'':21}{price_line(a.entry, day)}")
         warning = stale_warning(a.entry, day)
         if warning is not None:
@@ -225,6 +225,7 @@ def _tracing(args: argparse.Namespace) -> Any:
 def run_router(args: argparse.Namespace, availabilities: list[Availability], apps: list[Any], watcher: Any,
                gpus: Any, clients: Any, tenancy: Any) -> None:
     """Serve the router over the Serve applications `apps` (deployed or deploying) until stopped."""
+    from cluster.serve_engines import remote_engines, running_replicas, serve_engines, status_aware_handles
     from cluster.telemetry import TelemetrySampler
     from router.app import create_app
     from router.edge import EdgeLimits
@@ -232,7 +233,6 @@ def run_router(args: argparse.Namespace, availabilities: list[Availability], app
     from router.responses.store import ResponseStore
     from router.routing.build import default_routing
     from router.server import ServerLimits, run_server
-    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
 
     chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
     chat.update(remote_engines(availabilities, clients))

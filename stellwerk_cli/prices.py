@@ -20,13 +20,13 @@ def price_line(entry: ModelEntry, today: dt.date) -> str:
             f"write {_rate(p.cache_write_per_mtok)} / out {_rate(p.output_per_mtok)} {p.currency} per Mtok")
     age = p.age_days(today)
     if age is None:
-        return text + (", price date unknown" if entry.kind == "remote" else "")
+        return text + (", price date unknown" if not entry.is_local else "")
     return f"{text}, read {p.as_of} ({age} days ago)"
 
 
 def stale_warning(entry: ModelEntry, today: dt.date) -> str | None:
     """A warning for a remote price older than `PRICE_MAX_AGE_DAYS`, or None."""
-    if entry.kind != "remote" or not entry.pricing.is_stale(today):
+    if entry.is_local or not entry.pricing.is_stale(today):
         return None
     return (f"WARNING: the price of {entry.id} was read {entry.pricing.age_days(today)} days ago "
             f"(more than {PRICE_MAX_AGE_DAYS}); check {entry.pricing.source or 'the provider'} and update "
@@ -38,5 +38,5 @@ def price_json(entry: ModelEntry, today: dt.date) -> dict[str, object]:
     return {"currency": p.currency, "input_per_mtok": p.input_per_mtok,
             "cached_input_per_mtok": p.cached_input_per_mtok, "cache_write_per_mtok": p.cache_write_per_mtok,
             "output_per_mtok": p.output_per_mtok, "as_of": None if p.as_of is None else p.as_of.isoformat(),
-            "age_days": p.age_days(today), "stale": entry.kind == "remote" and p.is_stale(today),
+            "age_days": p.age_days(today), "stale": not entry.is_local and p.is_stale(today),
             "source": p.source}

@@ -39,6 +39,7 @@ def build_router_ingress(args: dict[str, Any]) -> Any:
 
 
 def _router_app(catalogue_path: Path, database: Path) -> Any:
+    from cluster.serve_engines import remote_engines, running_replicas, serve_engines, status_aware_handles
     from cluster.serve_status import ServeStatusWatcher
     from cluster.telemetry import TelemetrySampler
     from models.availability import Availability, check_availability
@@ -51,7 +52,6 @@ def _router_app(catalogue_path: Path, database: Path) -> Any:
     from serving.deploy import plan_apps
     from serving.llm_config import deployment_name
     from serving.remote.registry import ADAPTERS, ProviderClients
-    from serving.stack import remote_engines, running_replicas, serve_engines, status_aware_handles
 
     watcher = ServeStatusWatcher()
     watcher.start()

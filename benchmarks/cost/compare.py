@@ -34,7 +34,7 @@ def cost_table(profiles: dict[str, PerformanceProfile], prices: HardwarePrices, 
                          f"concurrency {point.concurrency:g}, {utilisation:.0%} utilised; "
                          f"profile {profile.provenance}")})
     for entry in catalogue.models:
-        if entry.kind != "remote" or not entry.capabilities.chat:
+        if entry.is_local or not entry.capabilities.chat:
             continue
         p = entry.pricing
         rows.append({"model": entry.id, "kind": "remote", "input_per_mtok": p.input_per_mtok,

@@ -50,13 +50,18 @@ class TimedFeatures:
 
 def scripted_telemetry(seed: int = 0) -> Callable[[], TelemetrySnapshot]:
     """Local chat models' queues that change every second (0-4 running, 0-3 waiting), deterministic."""
-    local = [m.id for m in load_catalogue().models if m.kind == "local" and m.task == "chat"]
+    local = [m.id for m in load_catalogue().models if m.is_local and m.task == "chat"]
+    # One snapshot per second, built once: the router's sampler also hands out a stored snapshot
+    # (`TelemetrySampler.latest`), so building one per read would bill the decision for the benchmark.
+    current: list[TelemetrySnapshot] = []
 
     def snapshot() -> TelemetrySnapshot:
         second = int(time.monotonic())
-        rng = random.Random(seed * 1_000_003 + second)
-        return TelemetrySnapshot(float(second), {m: EngineStats(rng.randint(0, 4), rng.randint(0, 3), 1)
-                                                 for m in local})
+        if not current or current[0].taken_at != float(second):
+            rng = random.Random(seed * 1_000_003 + second)
+            current[:] = [TelemetrySnapshot(float(second), {
+                m: EngineStats(rng.randint(0, 4), rng.randint(0, 3), 1) for m in local})]
+        return current[0]
 
     return snapshot
 

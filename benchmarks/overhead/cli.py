@@ -37,8 +37,8 @@ def _positive(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rates", type=_rates, default=[50, 100, 200, 500, 1000],
-                        help="offered rates in requests/s, comma-separated (default 50,100,200,500,1000)")
+    parser.add_argument("--rates", type=_rates, default=[50, 100, 200, 300, 500, 1000],
+                        help="offered rates in requests/s, comma-separated (default 50,100,200,300,500,1000)")
     parser.add_argument("--modes", choices=["both", "non-streaming", "streaming"], default="both",
                         help="which request kinds to send (default both)")
     parser.add_argument("--duration", type=_positive, default=8.0, metavar="SECONDS",
@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 2)")
     parser.add_argument("--p99-bound-ms", type=_positive, default=50.0,
                         help="a sustained rate keeps p99 latency under this (default 50 ms)")
-    parser.add_argument("--pieces", type=int, default=8, help="text pieces per fake answer (default 8)")
+    parser.add_argument("--pieces", type=int, default=20,
+                        help="text pieces per fake answer, i.e. chunks per stream (default 20)")
     parser.add_argument("--no-litellm", dest="litellm", action="store_false",
                         help="leave the LiteLLM proxy out (it is run by default)")
     parser.add_argument("--litellm-venv", type=Path, default=None,

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-__all__ = ["ANSWER_PIECES", "FakeUpstream", "answer_text", "main"]
+__all__ = ["ANSWER_PIECES", "FakeUpstream", "answer_pieces", "answer_text", "main"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,10 +36,11 @@ _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")
 
 def answer_text(pieces: int = ANSWER_PIECES) -> str:
     """The whole answer text for `pieces` streamed pieces (the non-streamed answer is the same text)."""
-    return "".join(_pieces(pieces))
+    return "".join(answer_pieces(pieces))
 
 
-def _pieces(n: int) -> list[str]:
+def answer_pieces(n: int = ANSWER_PIECES) -> list[str]:
+    """The text pieces of a streamed answer, in order."""
     return [_WORDS[i % len(_WORDS)] for i in range(n)]
 
 
@@ -64,7 +65,7 @@ def completion_body(model: str, pieces: int = ANSWER_PIECES) -> bytes:
 def stream_events(model: str, include_usage: bool, pieces: int = ANSWER_PIECES) -> list[bytes]:
     """The encoded SSE events of a streamed answer, `data: [DONE]` last."""
     chunks = [_chunk(model, {"role": "assistant", "content": ""})]
-    chunks += [_chunk(model, {"content": p}) for p in _pieces(pieces)]
+    chunks += [_chunk(model, {"content": p}) for p in answer_pieces(pieces)]
     chunks.append(_chunk(model, {}, "stop"))
     if include_usage:
         chunks.append({**_chunk(model, {}), "choices": [], "usage": _usage(pieces)})

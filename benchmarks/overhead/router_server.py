@@ -2,8 +2,10 @@
 
 The fake is registered as one remote `openai-compatible` catalogue entry (written to a catalogue file
 and read back by the real loader), its engine comes from the real adapter registry, and the app from
-`router.app.create_app` with the shipped routing configuration. uvicorn runs it with one worker and the
-same settings as `stellwerk serve` (no access log).
+`router.app.create_app` with the shipped routing configuration: open access with the cost ledger on
+(SQLite, group commit; each answer's row is committed before its last byte). It is served by
+`router.server.run_server`, as `stellwerk serve` serves it (uvicorn, one worker, uvloop + httptools,
+the server limits, no access log).
 
 Requests must name the model (`fake-model`): the benchmark measures the gateway path, not the request
 classifier, so the classifier (torch + an embedding model) is not loaded; a `model: auto` request fails
@@ -81,11 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    import uvicorn
+    from router.server import run_server
 
     with tempfile.TemporaryDirectory(prefix="stellwerk-overhead-") as tmp:
         app = build_app(args.upstream, Path(tmp))
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        run_server(app, args.host, args.port)  # `stellwerk serve`'s server and limits
     return 0
 
 

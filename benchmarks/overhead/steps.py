@@ -4,11 +4,11 @@ answer, and summarize. Also the request body all targets get, and what a valid a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from benchmarks.overhead.client import ConnectionPool, Reply, encode_request
-from benchmarks.overhead.fake_upstream import answer_text
+from benchmarks.overhead.fake_upstream import answer_pieces, answer_text
 from benchmarks.overhead.schedule import Outcome, run_open_loop, send_offsets
 from benchmarks.overhead.stats import StepSummary, summarize
 
@@ -35,15 +35,17 @@ def request_body(model: str, mode: str) -> dict[str, object]:
     return body
 
 
-def check_reply(reply: Reply, mode: str, text: str) -> None:
+def check_reply(reply: Reply, mode: str, text: str, pieces: Sequence[str] = ()) -> None:
     """Raise ValueError unless the reply is a whole, successful answer carrying `text` (cheap byte
-    checks, as this runs inside the timed path: a stream must carry each word and end with [DONE])."""
+    checks, as this runs inside the timed path: a stream must carry each of `pieces` and end with
+    [DONE]). NOTE: pieces, not `text.split()`: past 16 pieces the answer wraps as "lock.The", a word no
+    chunk carries."""
     if reply.status != 200:
         raise ValueError(f"HTTP {reply.status}: {reply.body[:120]!r}")
     if mode == "streaming":
         if not reply.body.rstrip().endswith(b"data: [DONE]"):
             raise ValueError("the stream did not end with data: [DONE]")
-        missing = [w for w in text.split() if json.dumps(w)[1:-1].encode() not in reply.body]
+        missing = [w for w in pieces or text.split() if json.dumps(w)[1:-1].encode() not in reply.body]
         if missing:
             raise ValueError(f"the stream lacks pieces {missing[:3]}")
     elif json.dumps(text)[1:-1].encode() not in reply.body:
@@ -56,11 +58,12 @@ async def run_step(target: Target, mode: str, rate: float, duration_s: float, wa
     """Offer `rate` requests/s for `warmup_s + duration_s` seconds; the warm-up is left out of the summary."""
     host, port, raw = encode_request(target.url, request_body(target.model, mode))
     text = answer_text(pieces)
+    parts = sorted(set(answer_pieces(pieces)))
     pool = ConnectionPool(host, port, max_connections=max_in_flight)
 
     async def fire() -> tuple[float, float]:
         reply = await pool.send(raw, timeout_s)
-        check_reply(reply, mode, text)
+        check_reply(reply, mode, text, parts)
         return reply.first_byte_at, reply.done_at
 
     try:

@@ -18,8 +18,9 @@ from models.catalogue import Catalogue, ModelEntry
 from models.quality import QualityTable
 from router.features.request_features import RequestFeatures
 from router.routing.candidates import Rejection
-from router.routing.config import CheapestObjective, RoutingConfig
+from router.routing.config import RoutingConfig
 from router.routing.decision import Assessment, rank
+from router.routing.objectives import CheapestObjective
 
 __all__ = ["RouteShare", "request_cost", "route_shares"]
 
@@ -61,7 +62,7 @@ def route_shares(*, catalogue: Catalogue, quality: QualityTable, config: Routing
                                        category, 1.0, 0.0 if hard else 1.0)
             assessed = [_assess(e, quality, config, category, input_tokens, output_tokens) for e in entries]
             decision = rank(name, obj, features, assessed, rejected)
-            spill = next((e.id for e in decision.order if e.kind == "remote"), None)
+            spill = next((e.id for e in decision.order if not e.is_local), None)
             shares.append(RouteShare(category, hard, share * part, decision.chosen.id, decision.reason,
                                      spill))
     return shares
@@ -72,14 +73,14 @@ def _candidates(catalogue: Catalogue, config: RoutingConfig, local: set[str],
     entries: list[ModelEntry] = []
     rejected: list[Rejection] = []
     for e in catalogue.models:
-        if not e.capabilities.chat or e.task != "chat" or (e.kind == "local" and e.id not in local):
+        if not e.capabilities.chat or e.task != "chat" or (e.is_local and e.id not in local):
             continue
         why = config.policy.reject_reason(e)
         if why is None and total_tokens > e.capabilities.context_length:
             rejected.append(Rejection(e.id, "context", "prompt + output exceed the context",
-                                      e.kind == "local"))
+                                      e.is_local))
         elif why is not None:
-            rejected.append(Rejection(e.id, "policy", why, e.kind == "local"))
+            rejected.append(Rejection(e.id, "policy", why, e.is_local))
         else:
             entries.append(e)
     return entries, rejected
@@ -87,7 +88,7 @@ def _candidates(catalogue: Catalogue, config: RoutingConfig, local: set[str],
 
 def _assess(entry: ModelEntry, quality: QualityTable, config: RoutingConfig, category: str,
             input_tokens: float, output_tokens: float) -> Assessment:
-    local = entry.kind == "local"
+    local = entry.is_local
     priors = config.latency
     ttft = priors.local_base_ttft_s if local else priors.remote_base_ttft_s
     return Assessment(entry, quality.score(entry.id, category), request_cost(entry, input_tokens,

@@ -65,7 +65,7 @@ def scenarios(ctx: Context, traffic: TrafficProfile) -> list[Scenario]:
            Scenario("remote-by-objective", ctx.plan(traffic, ctx.routes(traffic, local=[])))]
     for entry in ctx.catalogue.models:
         allowed = ctx.routing.policy.reject_reason(entry) is None
-        if entry.kind == "remote" and entry.capabilities.chat and allowed:
+        if not entry.is_local and entry.capabilities.chat and allowed:
             out.append(Scenario(f"all-remote:{entry.id}", ctx.plan(traffic, _all_to(routed, entry.id, None))))
     for model in ctx.profiles:
         out.append(Scenario(f"all-local:{model}", ctx.plan(traffic, _all_to(routed, model, "keep"))))

@@ -9,7 +9,7 @@ from router.anthropic.schemas import MessagesRequest
 from router.anthropic.stream import message_id, to_anthropic_events, to_anthropic_message
 from router.anthropic.translate import to_openai_request
 from router.chat.accounted import open_accounted, open_streamed, streamed_response
-from router.chat.routes import cost_headers
+from router.cost import cost_headers
 from router.http import validation_error
 from router.schemas import ChatCompletionRequest
 from router.sse import named_sse_stream

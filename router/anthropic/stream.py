@@ -10,22 +10,13 @@ from typing import Any
 
 from router.anthropic.translate import STOP_REASONS
 
-__all__ = ["anthropic_error_type", "anthropic_usage", "to_anthropic_events", "to_anthropic_message"]
-
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-                503: "overloaded_error", 529: "overloaded_error"}
-
+__all__ = ["anthropic_usage", "to_anthropic_events", "to_anthropic_message"]
 
 # Our error types (OpenAI's words) as Anthropic names them, for errors in the middle of a stream.
 _STREAM_ERROR_TYPES = {"invalid_request_error": "invalid_request_error",
                        "rate_limit_error": "rate_limit_error", "insufficient_quota": "rate_limit_error",
                        "service_unavailable": "overloaded_error",
                        "authentication_error": "authentication_error", "permission_error": "permission_error"}
-
-
-def anthropic_error_type(status: int) -> str:
-    return _ERROR_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
 
 
 def message_id() -> str:

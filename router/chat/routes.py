@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from router.chat.accounted import open_accounted, open_streamed, streamed_response
-from router.chat.service import ChatRun
+from router.cost import cost_headers
 from router.schemas import ChatCompletionRequest
 from router.sse import sse_stream
 from router.tenancy.http import Caller
 
-__all__ = ["cost_headers", "router"]
+__all__ = ["router"]
 
 router = APIRouter()
 _ENDPOINT = "chat"
@@ -26,11 +26,3 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request, 
     opened = await open_accounted(request, ctx, body, _ENDPOINT)
     answer = await opened.complete()
     return JSONResponse(answer, headers={**opened.headers, **cost_headers(opened.run)})
-
-
-def cost_headers(run: ChatRun) -> dict[str, str]:
-    """The finished run's cost, for answers whose headers go out after the engine is done."""
-    if run.cost is None:
-        return {}
-    return {"x-stellwerk-cost": f"{run.cost:.10f}".rstrip("0").rstrip(".") or "0",
-            "x-stellwerk-cost-currency": run.entry.pricing.currency}

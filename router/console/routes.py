@@ -13,12 +13,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from router.console.page import console_page, login_page
-from router.console.session import COOKIE, SESSION_S, actor_of, issue, valid_actor
 from router.console.spend import WINDOWS, spend_over_time
 from router.registry import ModelRegistry
 from router.routing.service import RoutingService
+from router.tenancy.admin import Admin
+from router.tenancy.console_session import COOKIE, SESSION_S, actor_of, issue, valid_actor
 from router.tenancy.costs import default_baseline
-from router.tenancy.routes import Admin
 from router.tenancy.service import TenancyService
 from serving.errors import InvalidRequest
 

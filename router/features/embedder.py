@@ -15,6 +15,7 @@ core(s) with the event loop: one short prompt does not get faster with more thre
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from models.encoder_export import DEFAULT_WINDOW
 
 __all__ = [
     "DEFAULT_EMBEDDER_ID",
@@ -35,7 +38,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER_ID: Final = "all-minilm-l6-v2"
-DEFAULT_MAX_SEQ_LENGTH: Final = 128  # of the model's 256: halves the cost of long prompts (see text.py)
+# Of the model's 256 tokens: the encoder's CPU grows with the window (~0.1 ms per token here; see
+# text.py for the matching character cut). The heads in router/features/artifacts and
+# router/quality/artifacts are trained on this window.
+DEFAULT_MAX_SEQ_LENGTH: Final = DEFAULT_WINDOW
 DEFAULT_THREADS: Final = 1
 
 
@@ -84,14 +90,15 @@ def default_embedder(folder: Path | None = None, *, threads: int = DEFAULT_THREA
                      cache_root: Path | None = None) -> Embedder:
     """The serving embedder: MiniLM on ONNX Runtime (its graph exported into `cache_root`, default the
     prepared-models cache, on first use), else `MiniLMEmbedder` on torch with a warning."""
-    from models.encoder_export import EncoderExportError, prepare_encoder
+    from models.encoder_export import DEFAULT_ENCODER, EncoderExportError, prepare_encoder
     from models.prepare import default_cache_root
 
     source = folder or minilm_folder()
+    spec = dataclasses.replace(DEFAULT_ENCODER, max_seq_length=max_seq_length)
     try:
         from router.features.onnx_embedder import OnnxEmbedder
 
-        model_file = prepare_encoder(source, cache_root or default_cache_root())
+        model_file = prepare_encoder(source, cache_root or default_cache_root(), spec)
         return OnnxEmbedder(model_file, source / "tokenizer.json", threads=threads,
                             max_seq_length=max_seq_length)
     except (ImportError, EncoderExportError) as exc:

@@ -33,10 +33,13 @@ class OnnxEmbedder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Idle intra-op threads would otherwise spin for a while after each run, burning the CPU that
+        # the event loop and the next request need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
         tokenizer.enable_truncation(max_length=max_seq_length)
-        tokenizer.no_padding()  # tokenizer.json pads to 128; each text runs alone (see `embed`)
+        tokenizer.no_padding()  # tokenizer.json pads; each text runs alone (see `embed`)
         self._tokenizer = tokenizer
         self.model_file = model_file
 

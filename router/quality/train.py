@@ -22,8 +22,8 @@ import numpy as np
 from models.catalogue import load_catalogue
 from models.categories import CATEGORIES
 from models.quality import QualityTable
-from router.features.cache import EmbeddingCache
-from router.features.embedder import DEFAULT_EMBEDDER_ID, DEFAULT_MAX_SEQ_LENGTH, MiniLMEmbedder
+from router.features.cache import RUNTIMES, EmbeddingCache, training_cache
+from router.features.embedder import DEFAULT_EMBEDDER_ID, DEFAULT_MAX_SEQ_LENGTH
 from router.features.extract import CATEGORY_HEAD
 from router.features.extract import DEFAULT_ARTIFACTS as FEATURE_ARTIFACTS
 from router.features.heads import LinearHead
@@ -60,8 +60,7 @@ POOL_MIN: Final = 200
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cache = EmbeddingCache(args.cache / "minilm.npz", MiniLMEmbedder(threads=args.threads),
-                           DEFAULT_EMBEDDER_ID, DEFAULT_MAX_SEQ_LENGTH)
+    cache, embedder = training_cache(args.cache, args.embedder, threads=args.threads)
     head_path = args.category_head
     head = LinearHead.load(head_path)
     ds = _dataset(args.data, cache, head)
@@ -71,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     anchors = _anchors(args.data, cache, head, fit1, ds)
     _log.info("anchor targets: easy <= %.3f, hard >= %.3f", anchors.easy_target, anchors.hard_target)
     fit = fit_irt(ds["x"], ds["w"], ds["train"], len(ds["names"]), anchors=anchors, init=fit1)
-    model = _model(fit, ds, head_path, anchors)
+    model = _model(fit, ds, head_path, anchors, embedder)
     metrics = report.evaluate(model, fit, ds, anchors, cache, head)
     model.metadata["metrics"] = metrics
     model.save(args.out)
@@ -89,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="embedding cache folder")
     parser.add_argument("--category-head", type=Path, default=FEATURE_ARTIFACTS / CATEGORY_HEAD,
                         help="the features' category head the profiles use")
+    parser.add_argument("--embedder", choices=RUNTIMES, default="onnx",
+                        help="embed with the router's serving ONNX graph (default) or torch")
     parser.add_argument("--threads", type=int, default=2, help="torch threads while embedding")
     return parser
 
@@ -136,7 +137,8 @@ def _anchors(data: Path, cache: EmbeddingCache, head: LinearHead, fit: FitResult
     return Anchors(x[kind == "easy"], x[kind == "hard"], easy, hard, ANCHOR_WEIGHT * a_med ** 2)
 
 
-def _model(fit: FitResult, ds: dict[str, Any], head_path: Path, anchors: Anchors) -> QualityModel:
+def _model(fit: FitResult, ds: dict[str, Any], head_path: Path, anchors: Anchors,
+           embedder: dict[str, str]) -> QualityModel:
     train = ds["train"]
     effective = np.zeros_like(fit.ability)
     np.add.at(effective, train.model, ds["w"][train.prompt])
@@ -151,7 +153,7 @@ def _model(fit: FitResult, ds: dict[str, Any], head_path: Path, anchors: Anchors
     info = {n: ds["info"].get(n, {}) for n in ds["names"]}
     metadata = {
         "embedder": {"id": DEFAULT_EMBEDDER_ID, "max_seq_length": DEFAULT_MAX_SEQ_LENGTH,
-                     "text": "router.features.text.classifier_text of the last user message"},
+                     "text": "router.features.text.classifier_text of the last user message", **embedder},
         "category_head_sha256": file_sha256(head_path),
         "aliases": ALIASES, "train_model_info": info,
         "anchors": {"easy_target": round(anchors.easy_target, 4),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from router.chat.accounted import open_accounted, open_streamed, streamed_response
-from router.chat.routes import cost_headers
+from router.cost import cost_headers
 from router.http import validation_error
 from router.responses.schemas import ResponsesRequest
 from router.responses.store import ResponseStore

@@ -77,7 +77,7 @@ def shipped_quality(entries: Sequence[ModelEntry]) -> QualityPredictor:
 
 
 def _waker(registry: ModelRegistry) -> Callable[[ModelEntry], None]:
-    """Wakes a local engine that can scale up from zero (`serving.stack.PoolChatEngine.wake`)."""
+    """Wakes a local engine that can scale up from zero (`cluster.serve_engines.PoolChatEngine.wake`)."""
     def wake(entry: ModelEntry) -> None:
         try:
             _, engine = registry.chat_engine(entry.id)
@@ -90,7 +90,7 @@ def _waker(registry: ModelRegistry) -> Callable[[ModelEntry], None]:
 
 
 def _readiness(registry: ModelRegistry) -> PoolReadiness:
-    """Whether a local pool has a ready replica (`serving.stack.PoolChatEngine.ready`); None for an
+    """Whether a local pool has a ready replica (`cluster.serve_engines.PoolChatEngine.ready`); None for an
     engine that does not scale."""
     def ready(entry: ModelEntry) -> bool | None:
         try:

@@ -69,7 +69,7 @@ def filter_candidates(
             if reason is None:
                 kept.append(m)
             else:
-                rejected.append(Rejection(m.id, stage, reason, m.kind == "local"))
+                rejected.append(Rejection(m.id, stage, reason, m.is_local))
         if not kept:
             reasons = sorted({r.reason for r in rejected if r.stage == stage})
             raise error("; ".join(reasons) or "no chat model is deployed", remaining)

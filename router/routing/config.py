@@ -9,30 +9,24 @@ file changes; a `RoutingConfig` object itself is immutable, so a request keeps t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.catalogue import ModelEntry
-from models.categories import CATEGORIES
 from models.yaml_config import parse_yaml_model, read_yaml_model
+from router.routing.objectives import OBJECTIVE_TYPES, Objective
 
 __all__ = [
     "DEFAULT_ROUTING_CONFIG_PATH",
-    "BestQualityObjective",
-    "CheapestObjective",
     "FallbackConfig",
     "FrontierBudgetConfig",
     "GlobalPolicy",
     "LatencyPriors",
-    "LocalOnlyObjective",
-    "Objective",
     "RoutingConfig",
     "RoutingConfigError",
     "ScaleUpConfig",
     "SessionConfig",
     "SpilloverConfig",
-    "ValueObjective",
     "load_routing_config",
     "parse_routing_config",
 ]
@@ -42,69 +36,6 @@ DEFAULT_ROUTING_CONFIG_PATH = Path(__file__).with_name("default.yaml")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CheapestObjective(_Strict):
-    """The cheapest model whose expected quality meets the floor and whose predicted TTFT meets the
-    target. Hard prompts (quality estimator's p_weak_ok below `hard_threshold`) use the higher floor."""
-
-    type: Literal["cheapest"]
-    quality_floor: float = Field(default=0.5, ge=0, le=1)
-    hard_quality_floor: float = Field(default=0.8, ge=0, le=1)
-    hard_threshold: float = Field(default=0.65, ge=0, le=1,
-                                  description="p_weak_ok below this makes a prompt 'hard'.")
-    hard_categories: frozenset[str] | None = Field(
-        default=frozenset({"knowledge", "math", "reasoning"}),
-        description="Categories where the quality estimator is trusted (it learned from exam questions "
-                    "and maths problems); None: every category.")
-    ttft_target_s: float | None = Field(default=2.0, gt=0)
-
-    @model_validator(mode="after")
-    def _floors_ordered(self) -> CheapestObjective:
-        if self.hard_quality_floor < self.quality_floor:
-            raise ValueError("hard_quality_floor must be at least quality_floor")
-        unknown = (self.hard_categories or frozenset()) - set(CATEGORIES)
-        if unknown:
-            raise ValueError(f"unknown hard_categories {sorted(unknown)}; "
-                         f"categories are {', '.join(CATEGORIES)}")
-        return self
-
-
-class BestQualityObjective(_Strict):
-    """The highest expected quality whose estimated cost fits the per-request budget."""
-
-    type: Literal["best-quality"]
-    budget_per_request: float = Field(default=0.05, gt=0, description="In the models' currency.")
-    ttft_target_s: float | None = Field(default=None, gt=0)
-
-
-class ValueObjective(_Strict):
-    """The candidate with the highest predicted quality - cost_weight x estimated cost (USD).
-
-    Predicted quality is P(a good answer) for this prompt and model (router.quality); `cost_weight` is
-    how many quality points (0..1) one unit of currency is worth giving up, so a model that costs
-    $0.002 more must be predicted at least `0.002 x cost_weight` better. Candidates predicted below
-    `min_quality` are chosen only when no other candidate is left (a base model gets only what it can
-    answer). Per request, `x-stellwerk-cost-weight` overrides `cost_weight`."""
-
-    type: Literal["value"]
-    cost_weight: float = Field(default=20.0, ge=0, description="Quality points per unit of currency.")
-    min_quality: float = Field(default=0.35, ge=0, le=1)
-    quality_cap: float = Field(
-        default=1.0, gt=0, le=1,
-        description="Predicted quality above this counts as this (satisficing): among models predicted "
-                    "at least this good, the cheapest wins, so easy prompts stay on cheap models.")
-    ttft_target_s: float | None = Field(default=2.0, gt=0)
-
-
-class LocalOnlyObjective(_Strict):
-    """Only models on our own machines; never spills over (requests queue instead)."""
-
-    type: Literal["local-only"]
-
-
-Objective = Annotated[ValueObjective | CheapestObjective | BestQualityObjective | LocalOnlyObjective,
-                      Field(discriminator="type")]
 
 
 class SpilloverConfig(_Strict):
@@ -239,7 +170,7 @@ class RoutingConfig(_Strict):
         """Whether `entry` counts against frontier budgets."""
         if self.frontier_models is not None:
             return entry.id in self.frontier_models
-        return (entry.kind != "local"
+        return (not entry.is_local
                 and entry.pricing.output_per_mtok >= self.frontier_min_output_price)
 
     def objective(self, name: str | None) -> tuple[str, Objective]:
@@ -263,4 +194,4 @@ def parse_routing_config(text: str, path: Path) -> RoutingConfig:
 
 
 # pydantic names a discriminated union's member in error locations; YAML has no such key.
-_UNION_TAGS = frozenset({"value", "cheapest", "best-quality", "local-only"})
+_UNION_TAGS = OBJECTIVE_TYPES

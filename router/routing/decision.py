@@ -25,21 +25,14 @@ Reason codes:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
 
 from models.catalogue import ModelEntry
 from router.features.request_features import RequestFeatures
 from router.routing.candidates import Rejection
-from router.routing.config import (
-    BestQualityObjective,
-    CheapestObjective,
-    LocalOnlyObjective,
-    Objective,
-    ValueObjective,
-)
 
-__all__ = ["Assessment", "Decision", "ScoredCandidate", "rank", "utility"]
+__all__ = ["Assessment", "Decision", "Ranking", "RankingObjective", "ScoredCandidate", "rank", "utility"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,7 @@ class Assessment:
 
     @property
     def local(self) -> bool:
-        return self.entry.kind == "local"
+        return self.entry.is_local
 
 
 @dataclass(frozen=True)
@@ -103,8 +96,12 @@ class Decision:
             "budget": self.budget_note,
             "fallback_order": [e.id for e in self.order[1:]],
             "features": self.features.to_json(),
-            "candidates": [{k: _round(v) for k, v in asdict(c).items()} for c in self.candidates],
+            "candidates": [{k: _round(getattr(c, k)) for k in _CANDIDATE_FIELDS} for c in self.candidates],
         }
+
+
+# NOTE: not `dataclasses.asdict`, which deep-copies every value: it was half of a decision's CPU.
+_CANDIDATE_FIELDS = tuple(f.name for f in fields(ScoredCandidate))
 
 
 def _round(value: object) -> object:
@@ -113,34 +110,54 @@ def _round(value: object) -> object:
 
 def utility(a: Assessment, cost_weight: float, cap: float = 1.0) -> float:
     """Predicted quality (counted up to `cap`) minus what its estimated cost is worth in quality points."""
-    return min(_q(a), cap) - cost_weight * a.est_cost
+    quality = a.quality if a.quality is not None else 0.0
+    return min(quality, cap) - cost_weight * a.est_cost
 
 
-def rank(name: str, objective: Objective, features: RequestFeatures, assessed: Sequence[Assessment],
+@dataclass(frozen=True)
+class Ranking:
+    """An objective's verdict: the try order (every assessed candidate), a reason code, a one-line
+    explanation, and why each candidate it ruled out was ruled out (by model id)."""
+
+    order: Sequence[Assessment]
+    reason: str
+    explanation: str
+    notes: dict[str, str] = field(default_factory=dict)
+    floor: float | None = None          # the quality floor it applied, if any
+    cost_weight: float | None = None    # the value objective's weight, if any
+    quality_cap: float = 1.0
+
+
+class RankingObjective(Protocol):
+    """What routing needs of an objective (`router.routing.objectives` has the configurable ones)."""
+
+    @property
+    def ttft_target_s(self) -> float | None:
+        """The TTFT target a local model spills over at; None: the objective has none."""
+
+    @property
+    def local_only(self) -> bool:
+        """Whether only local models may answer."""
+
+    def rank(self, features: RequestFeatures, assessed: Sequence[Assessment],
+             cost_weight: float | None = None) -> Ranking:
+        """Order `assessed` (non-empty); `cost_weight` overrides the objective's own, where it has one."""
+
+
+def rank(name: str, objective: RankingObjective, features: RequestFeatures, assessed: Sequence[Assessment],
          rejected: Sequence[Rejection], *, cost_weight: float | None = None) -> Decision:
     """Order `assessed` (non-empty) under `objective` and explain the first. `cost_weight` overrides a
     value objective's own (a per-request or per-tenant setting)."""
-    weight, cap = None, 1.0
-    if isinstance(objective, ValueObjective):
-        floor, cap = objective.min_quality, objective.quality_cap
-        weight = objective.cost_weight if cost_weight is None else cost_weight
-        order, reason, why, notes = _best_value(objective, weight, assessed)
-    elif isinstance(objective, CheapestObjective):
-        floor = _floor(objective, features)
-        order, reason, why, notes = _cheapest(objective, floor, features, assessed)
-    elif isinstance(objective, BestQualityObjective):
-        floor = None
-        order, reason, why, notes = _best_quality(objective, assessed)
-    else:
-        floor = None
-        order, reason, why, notes = _local_only(objective, assessed)
-    if reason in ("cheapest", "best-value") and order[0].entry.kind != "local":
+    ranking = objective.rank(features, assessed, cost_weight)
+    order, reason = ranking.order, ranking.reason
+    if reason in ("cheapest", "best-value") and not order[0].local:
         reason = _why_not_local(rejected, reason)
-    scored = [_scored(a, notes.get(a.entry.id), weight, cap) for a in assessed]
+    scored = [_scored(a, ranking.notes.get(a.entry.id), ranking.cost_weight, ranking.quality_cap)
+              for a in assessed]
     scored += [ScoredCandidate(r.model, "", "", None, 0.0, None, None, False, f"{r.stage}: {r.reason}")
                for r in rejected]
-    return Decision(name, order[0].entry, reason, why, tuple(a.entry for a in order), tuple(scored),
-                    features, floor, weight, cap)
+    return Decision(name, order[0].entry, reason, ranking.explanation, tuple(a.entry for a in order),
+                    tuple(scored), features, ranking.floor, ranking.cost_weight, ranking.quality_cap)
 
 
 _LOCAL_REJECTION_REASONS = {"capability": "capability", "context": "context-length", "health": "unhealthy"}
@@ -152,134 +169,6 @@ def _why_not_local(rejected: Sequence[Rejection], reason: str) -> str:
         if r.local and r.stage in _LOCAL_REJECTION_REASONS:
             return _LOCAL_REJECTION_REASONS[r.stage]
     return reason
-
-
-def _floor(objective: CheapestObjective, f: RequestFeatures) -> float:
-    trusted = objective.hard_categories is None or f.category in objective.hard_categories
-    if trusted and f.p_weak_ok is not None and f.p_weak_ok < objective.hard_threshold:
-        return objective.hard_quality_floor
-    return objective.quality_floor
-
-
-def _q(a: Assessment) -> float:
-    return a.quality if a.quality is not None else 0.0
-
-
-def _cost_key(a: Assessment) -> tuple[float, bool, float, float]:
-    """Cheapest first; on equal cost local first, then the sooner, then the better."""
-    return (a.est_cost, not a.local, a.predicted_ttft_s, -_q(a))
-
-
-def _too_slow(a: Assessment, target: float | None) -> bool:
-    if target is None:
-        return False
-    return a.overloaded if a.local else a.predicted_ttft_s > target
-
-
-def _cheapest(objective: CheapestObjective, floor: float, f: RequestFeatures,
-              assessed: Sequence[Assessment]) -> tuple[list[Assessment], str, str, dict[str, str]]:
-    target = objective.ttft_target_s
-    hard = floor > objective.quality_floor
-    notes: dict[str, str] = {}
-    for a in assessed:
-        if _q(a) < floor:
-            notes[a.entry.id] = (f"quality {_q(a):.2f} < floor {floor:.2f}"
-                                 + (f" (hard prompt, p_weak_ok {f.p_weak_ok:.2f})" if hard else ""))
-        elif target is not None and _too_slow(a, target):
-            notes[a.entry.id] = _slow_note(a, target)
-    eligible = sorted((a for a in assessed if a.entry.id not in notes), key=_cost_key)
-    if not eligible:
-        return _best_effort(assessed, floor, notes, f"meets quality floor {floor:.2f} and TTFT target")
-    chosen = eligible[0]
-    cheaper = [a for a in sorted(assessed, key=_cost_key) if _cost_key(a) < _cost_key(chosen)]
-    skipped = cheaper[0] if cheaper else None
-    if skipped is None:
-        reason, why = "cheapest", f"cheapest model meeting quality floor {floor:.2f} for {f.category}"
-    elif _q(skipped) < floor:
-        reason = "hard-prompt" if hard else "quality-floor"
-        why = f"{skipped.entry.id} skipped: {notes[skipped.entry.id]} for {f.category}"
-    else:
-        reason, why = "spillover", f"{skipped.entry.id} skipped: {notes[skipped.entry.id]}"
-    rest = sorted((a for a in assessed if a.entry.id in notes), key=lambda a: _fallback_key(a, floor))
-    return [*eligible, *rest], reason, why, notes
-
-
-def _slow_note(a: Assessment, target: float) -> str:
-    note = f"predicted TTFT {a.predicted_ttft_s:.2f} s > target {target:g} s"
-    if a.gpu_note:
-        return f"{a.gpu_note} (predicted TTFT {a.predicted_ttft_s:.2f} s, target {target:g} s)"
-    if a.local and target is not None and a.predicted_ttft_s <= target:
-        # Spilling by hysteresis: below the target but not yet below the return threshold.
-        return (f"spilling until predicted TTFT drops further (now {a.predicted_ttft_s:.2f} s, "
-                f"target {target:g} s)")
-    return note
-
-
-def _fallback_key(a: Assessment, floor: float) -> tuple[bool, float, float]:
-    """Ineligible candidates: good-enough ones first (soonest), then the rest by quality."""
-    good = _q(a) >= floor
-    return (not good, a.predicted_ttft_s if good else 0.0, -_q(a))
-
-
-def _best_effort(assessed: Sequence[Assessment], floor: float, notes: dict[str, str],
-                 missed: str) -> tuple[list[Assessment], str, str, dict[str, str]]:
-    order = sorted(assessed, key=lambda a: _fallback_key(a, floor))
-    return order, "best-effort", f"no candidate {missed}; nearest is {order[0].entry.id}", notes
-
-
-def _best_quality(objective: BestQualityObjective,
-                  assessed: Sequence[Assessment]) -> tuple[list[Assessment], str, str, dict[str, str]]:
-    notes: dict[str, str] = {}
-    for a in assessed:
-        if a.est_cost > objective.budget_per_request:
-            notes[a.entry.id] = f"estimated cost {a.est_cost:.4f} > budget {objective.budget_per_request:g}"
-        elif objective.ttft_target_s is not None and _too_slow(a, objective.ttft_target_s):
-            notes[a.entry.id] = _slow_note(a, objective.ttft_target_s)
-    eligible = sorted((a for a in assessed if a.entry.id not in notes),
-                      key=lambda a: (-_q(a), a.est_cost, not a.local))
-    rest = sorted((a for a in assessed if a.entry.id in notes), key=lambda a: (a.est_cost, -_q(a)))
-    if not eligible:
-        return rest, "best-effort", f"no candidate within the budget; cheapest is {rest[0].entry.id}", notes
-    top = eligible[0]
-    return ([*eligible, *rest], "best-quality",
-            f"quality {_q(top):.2f}, the best within budget {objective.budget_per_request:g}", notes)
-
-
-def _best_value(objective: ValueObjective, weight: float,
-                assessed: Sequence[Assessment]) -> tuple[list[Assessment], str, str, dict[str, str]]:
-    target = objective.ttft_target_s
-    notes: dict[str, str] = {}
-    slow: list[Assessment] = []
-    for a in assessed:
-        if _q(a) < objective.min_quality:
-            notes[a.entry.id] = f"predicted quality {_q(a):.2f} < minimum {objective.min_quality:.2f}"
-        elif target is not None and _too_slow(a, target):
-            notes[a.entry.id] = _slow_note(a, target)
-            slow.append(a)
-
-    def key(a: Assessment) -> tuple[float, bool, float]:
-        return (-utility(a, weight, objective.quality_cap), not a.local, a.predicted_ttft_s)
-
-    eligible = sorted((a for a in assessed if a.entry.id not in notes), key=key)
-    rest = sorted((a for a in assessed if a.entry.id in notes), key=key)
-    if not eligible:
-        return _best_effort(assessed, objective.min_quality, notes,
-                            "meets the minimum quality and TTFT target")
-    top = eligible[0]
-    better_but_slow = sorted((a for a in slow if key(a) < key(top)), key=key)
-    if better_but_slow:
-        skipped = better_but_slow[0].entry.id
-        return [*eligible, *rest], "spillover", f"{skipped} skipped: {notes[skipped]}", notes
-    cap = objective.quality_cap
-    why = (f"predicted quality {_q(top):.2f} at cost {top.est_cost:.5f}: the best min(quality, {cap:g}) "
-           f"- {weight:g} x cost ({utility(top, weight, cap):.3f})")
-    return [*eligible, *rest], "best-value", why, notes
-
-
-def _local_only(_: LocalOnlyObjective,
-                assessed: Sequence[Assessment]) -> tuple[list[Assessment], str, str, dict[str, str]]:
-    order = sorted(assessed, key=lambda a: (a.predicted_ttft_s, a.est_cost, -_q(a)))
-    return order, "local-only", f"{order[0].entry.id}: the soonest local model", {}
 
 
 def _scored(a: Assessment, note: str | None, weight: float | None, cap: float) -> ScoredCandidate:

@@ -10,12 +10,15 @@ in a `Dispatch` so that queue depth and measured TTFTs flow back into the next d
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import functools
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,18 +30,18 @@ from router.metrics import RouterMetrics
 from router.routing.affinity import SessionAffinity, session_key
 from router.routing.budget import FrontierBudget
 from router.routing.candidates import CandidatePolicy, Rejection, filter_candidates, policy_rejection
-from router.routing.config import FrontierBudgetConfig, LocalOnlyObjective, Objective, RoutingConfig
-from router.routing.decision import Assessment, Decision, rank, utility
+from router.routing.config import FrontierBudgetConfig, RoutingConfig
+from router.routing.decision import Assessment, Decision, RankingObjective, rank, utility
 from router.routing.decision_log import DecisionLog
 from router.routing.health import HealthTracker
 from router.routing.hints import RoutingHints
 from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
 from router.routing.scale_wait import ScaleUpWait
+from router.routing.span_attributes import decision_attributes, feature_attributes
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
 from router.tracing import current_trace_id, span
-from router.tracing_attributes import decision_attributes, feature_attributes
 from serving.errors import (
     ContextLengthExceeded,
     EngineUnavailable,
@@ -53,6 +56,10 @@ __all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "FirstKnownQuality", 
 logger = logging.getLogger(__name__)
 
 RECENT_DECISIONS = 200  # kept in memory for the operator console
+# The classifier's own threads (its ONNX runs release the GIL): as many as a small router box has
+# cores, so bursts queue instead of oversubscribing them, and database calls on the default executor
+# never queue in front of a routing decision.
+FEATURE_WORKERS = 2
 
 
 class FeatureSource(Protocol):
@@ -106,7 +113,7 @@ class Dispatch:
     def first_token(self) -> None:
         """The engine's first token arrived: learn its TTFT (from this dispatch, not the request)."""
         ttft = time.perf_counter() - self._started
-        self._service.latency.observe(self.entry.id, ttft, self.queued, local=self.entry.kind == "local")
+        self._service.latency.observe(self.entry.id, ttft, self.queued, local=self.entry.is_local)
 
     def close(self) -> None:
         if self._open:
@@ -144,6 +151,7 @@ class RoutingService:
         self._scale_up = scale_up  # holds requests only such a pool may serve until it is ready
         self._log = decision_log or (DecisionLog(cfg.decision_log) if cfg.decision_log else None)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
+        self._feature_pool = ThreadPoolExecutor(FEATURE_WORKERS, thread_name_prefix="stellwerk-features")
         config.on_change(self._reconfigure)
         metrics.config_version.set(config.version)
 
@@ -155,15 +163,17 @@ class RoutingService:
         self.sessions.configure(cfg.sessions)
 
     def close(self) -> None:
+        self._feature_pool.shutdown(wait=False)
         if self._log is not None:
             self._log.close()
 
     # -- decisions -------------------------------------------------------------------------------
 
     async def features(self, request: ChatCompletionRequest) -> RequestFeatures:
-        """The request's features (the classifier runs in a worker thread: it is CPU work)."""
+        """The request's features (the classifier runs on its own worker threads: it is CPU work)."""
         with span("stellwerk.features") as current:
-            features = await asyncio.to_thread(self._features.extract, request)
+            call = functools.partial(contextvars.copy_context().run, self._features.extract, request)
+            features = await asyncio.get_running_loop().run_in_executor(self._feature_pool, call)
             current.set_attributes(feature_attributes(features))
             return features
 
@@ -186,7 +196,7 @@ class RoutingService:
         """Local models the policies allow that routing skips only for "engine not ready"."""
         rules = [self.config.current.policy, *policies]
         return [m for m in self._candidates()
-                if m.kind == "local" and policy_rejection(rules, m) is None
+                if m.is_local and policy_rejection(rules, m) is None
                 and self.health.unhealthy_reason(m.id) is None and self.load.engine_error(m.id) is not None]
 
     def _scale_up_bounds(self, hints: RoutingHints | None) -> tuple[float, float]:
@@ -204,9 +214,9 @@ class RoutingService:
         features = await self.features(request)
         filtered = filter_candidates(self._candidates(), features, [cfg.policy, *policies], self._unhealthy)
         allowed, rejected = list(filtered.allowed), list(filtered.rejected)
-        if isinstance(objective, LocalOnlyObjective):
-            rejected += [Rejection(m.id, "objective", "not local") for m in allowed if m.kind != "local"]
-            allowed = [m for m in allowed if m.kind == "local"]
+        if objective.local_only:
+            rejected += [Rejection(m.id, "objective", "not local") for m in allowed if not m.is_local]
+            allowed = [m for m in allowed if m.is_local]
             if not allowed:
                 raise _no_local_model(name, rejected)
         assessed = [self._assess(m, name, objective, features, cfg, commit=not dry_run) for m in allowed]
@@ -215,7 +225,7 @@ class RoutingService:
         if not dry_run:
             self._metrics.routes.labels(decision.chosen.id, decision.reason).inc()
             for a in assessed:
-                if a.local and getattr(objective, "ttft_target_s", None) is not None:
+                if a.local and objective.ttft_target_s is not None:
                     self._metrics.spilling.labels(a.entry.id, name).set(int(a.overloaded))
         if not dry_run:  # for the operator console (no prompt text: features and candidates only)
             self.recent.append({"ts": time.time(), "request_id": request_id, "trace_id": current_trace_id(),
@@ -292,12 +302,12 @@ class RoutingService:
     def max_attempts(self) -> int:
         return self.config.current.fallback.max_attempts
 
-    def _assess(self, entry: ModelEntry, objective_name: str, objective: Objective,
+    def _assess(self, entry: ModelEntry, objective_name: str, objective: RankingObjective,
                 f: RequestFeatures, cfg: RoutingConfig, *, commit: bool) -> Assessment:
-        local = entry.kind == "local"
+        local = entry.is_local
         queued = self.load.queued(entry.id) if local else 0
         predicted = self.latency.predict(entry.id, queued, local=local)
-        target = getattr(objective, "ttft_target_s", None)
+        target = objective.ttft_target_s
         gpu_note = self._gpus_saturated(entry, queued, cfg) if local else None
         overloaded = False
         if local and target is not None:
@@ -326,7 +336,7 @@ class RoutingService:
 
     def _unhealthy(self, entry: ModelEntry) -> str | None:
         reason = self.health.unhealthy_reason(entry.id)
-        if reason is None and entry.kind == "local":
+        if reason is None and entry.is_local:
             error = self.load.engine_error(entry.id)
             if error is not None:
                 reason = f"engine not ready: {error}"
@@ -349,7 +359,7 @@ class RoutingService:
         cfg = self.config.current
         models = {}
         for entry in self._candidates():
-            local = entry.kind == "local"
+            local = entry.is_local
             est = self.latency.estimate(entry.id, local=local)
             models[entry.id] = {
                 "queued": self.load.queued(entry.id) if local else None,
@@ -401,7 +411,7 @@ def _frontier_gain(pool: Sequence[Assessment], weight: float, cap: float) -> tup
     return utility(best, weight, cap) - max(utility(a, weight, cap) for a in other), best.est_cost
 
 
-def _objective(cfg: RoutingConfig, name: str | None) -> tuple[str, Objective]:
+def _objective(cfg: RoutingConfig, name: str | None) -> tuple[str, RankingObjective]:
     try:
         return cfg.objective(name)
     except KeyError:

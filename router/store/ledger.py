@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from router.store.clock import to_us
@@ -77,13 +77,17 @@ class LedgerRecord:
     reasoning_tokens: int = 0
 
     def row(self) -> Params:
-        """The insert's parameters, in `_INSERT`'s order."""
+        """The insert's parameters, in `_INSERT`'s order. NOTE: spelled out, not `astuple` (which deep-
+        copies every field): the writer thread builds rows while it holds the GIL the requests need."""
         day = self.ts.astimezone(UTC).date().isoformat()
-        return (to_us(self.ts), day, *astuple(self)[1:])
+        return (to_us(self.ts), day, self.request_id, self.tenant, self.key_id, self.endpoint, self.model,
+                self.provider, self.prompt_tokens, self.completion_tokens, self.cost, self.currency,
+                self.latency_ms, self.route, self.objective, self.status, self.error_type, self.trace_id,
+                self.cached_tokens, self.reasoning_tokens)
 
 
-_Done = Callable[[BaseException | None], None]
-_Item = tuple[LedgerRecord, _Done | None]
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+_Item = tuple[LedgerRecord, _Waiter | None]
 CommitListener = Callable[[list[LedgerRecord], float, BaseException | None], None]
 """Told of every batch: its records, the seconds the commit took (retries included), the error or None."""
 _NOTHING_NEW = object()
@@ -131,14 +135,7 @@ class LedgerWriter:
         """Queue `rec` and return once its transaction has committed; raises LedgerError if it failed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-
-        def done(exc: BaseException | None) -> None:
-            try:
-                loop.call_soon_threadsafe(_settle, future, exc)
-            except RuntimeError:  # the loop closed while we wrote: nobody is waiting any more
-                logger.debug("ledger: the waiter's event loop is closed")
-
-        self._put((rec, done))
+        self._put((rec, (loop, future)))
         await future
 
     def record_nowait(self, rec: LedgerRecord) -> None:
@@ -211,7 +208,7 @@ class LedgerWriter:
                 logger.warning("ledger: the database is back; writing again")
             self.healthy = True
         else:
-            self._kept = [rec for rec, done in batch if done is None]
+            self._kept = [rec for rec, waiter in batch if waiter is None]
             logger.log(logging.ERROR if self.healthy else logging.DEBUG,
                        "ledger: %d record(s) not committed (%d kept to retry): %s", len(batch),
                        len(self._kept), error)
@@ -223,9 +220,8 @@ class LedgerWriter:
                 listener(records, seconds, error)
             except Exception:  # NOTE: a listener's bug must not stop the writer: waiters would hang
                 logger.exception("ledger: commit listener failed")
-        for _, done in batch:
-            if done is not None:
-                done(None if error is None else LedgerError(f"ledger record not committed: {error}"))
+        _wake_waiters([waiter for _, waiter in batch if waiter is not None],
+                      None if error is None else LedgerError(f"ledger record not committed: {error}"))
 
     def _settled(self, count: int) -> None:
         with self._lock:
@@ -258,10 +254,24 @@ class LedgerWriter:
         raise AssertionError("unreachable")
 
 
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
-    if future.done():  # the waiter was cancelled; the record is written all the same
-        return
-    if exc is None:
-        future.set_result(None)
-    else:
-        future.set_exception(exc)
+def _wake_waiters(waiters: list[_Waiter], exc: BaseException | None) -> None:
+    """Settle a batch's waiters: one wake-up per event loop, not one per record (each wake-up writes to
+    the loop's self-pipe and costs the loop a turn)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for loop, future in waiters:
+        by_loop.setdefault(loop, []).append(future)
+    for loop, futures in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, futures, exc)
+        except RuntimeError:  # the loop closed while we wrote: nobody is waiting any more
+            logger.debug("ledger: the waiters' event loop is closed")
+
+
+def _settle(futures: list[asyncio.Future[None]], exc: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # the waiter was cancelled; the record is written all the same
+            continue
+        if exc is None:
+            future.set_result(None)
+        else:
+            future.set_exception(exc)

@@ -16,7 +16,7 @@ __all__ = ["cost_report", "default_baseline"]
 
 def default_baseline(models: Sequence[ModelEntry]) -> ModelEntry | None:
     """The remote chat model with the highest prices: what "everything to the frontier" would use."""
-    remote = [m for m in models if m.kind == "remote" and m.capabilities.chat]
+    remote = [m for m in models if not m.is_local and m.capabilities.chat]
     return max(remote, key=lambda m: (m.pricing.output_per_mtok, m.pricing.input_per_mtok), default=None)
 
 

@@ -11,56 +11,31 @@ this API with its session cookie instead of the key; its changes are audited as 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalogue import ModelEntry
-from router.console.session import actor_of as console_actor
 from router.registry import ModelRegistry
 from router.store import ApiKey, AuditLog, Ban, BanKind, BanStore, KeyStore
+from router.tenancy.admin import Admin
 from router.tenancy.costs import cost_report, default_baseline
 from router.tenancy.directory import parse_ban_target
 from router.tenancy.http import Caller
 from router.tenancy.service import TenancyService
-from serving.errors import AuthenticationFailed, InvalidRequest, ModelNotFound, NotAllowed
+from serving.errors import InvalidRequest, ModelNotFound
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-_ACTOR = re.compile(r"^[\w.@:-]{1,64}$")
-
 
 def _tenancy(request: Request) -> TenancyService:
     tenancy: TenancyService = request.app.state.tenancy
     return tenancy
 
 
-async def _admin(request: Request) -> str:
-    """FastAPI dependency: checks the admin key; returns the actor to audit."""
-    expected: str | None = request.app.state.admin_key
-    if not expected:
-        raise NotAllowed("the admin API is disabled: start the router with the admin key in the environment "
-                         "variable named by --admin-key-env (STELLWERK_ADMIN_KEY by default)",
-                         code="admin_disabled")
-    auth = request.headers.get("authorization", "")
-    scheme, _, given = auth.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        operator = console_actor(request.cookies, request.headers, request.method, expected)
-        if operator is not None:  # the operator console, logged in with the admin key
-            return f"console:{operator}"
-        raise AuthenticationFailed("the admin API needs 'Authorization: Bearer <admin key>'")
-    actor = request.headers.get("x-stellwerk-actor", "")
-    return f"admin-api:{actor}" if _ACTOR.match(actor) else "admin-api"
-
-
-Admin = Annotated[str, Depends(_admin)]
-"""An endpoint parameter of this type requires the admin key and receives the actor to audit."""
 
 
 def _baseline(request: Request, model: str | None) -> ModelEntry | None:

@@ -22,11 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cluster.periodic import Periodic
 from models.catalogue import ModelEntry
-from router.chat.service import ChatRun
 from router.guard import SensitiveDataDetector
 from router.hot_reload import ConfigHolder
 from router.routing.candidates import CandidatePolicy
@@ -36,12 +35,53 @@ from router.tenancy.config import ANONYMOUS_TENANT, TenantConfig, TenantsConfig
 from router.tenancy.directory import Directory
 from router.tenancy.limits import Admission, Limiter, SharedRateLimiter
 from router.tracing import current_trace_id, span
+from serving.engine import Usage
 from serving.errors import AuthenticationFailed, NotAllowed, StellwerkError
 
-__all__ = ["UNAUTHENTICATED_TENANT", "Screening", "TenancyService", "TenantContext", "unauthenticated"]
+__all__ = ["UNAUTHENTICATED_TENANT", "FinishedRun", "Screening", "TenancyService", "TenantContext",
+           "unauthenticated"]
 
 # The ledger's tenant for requests refused because they had no valid key.
 UNAUTHENTICATED_TENANT = "(unauthenticated)"
+
+
+class RouteLabel(Protocol):
+    """How a run's model was chosen, as the ledger records it."""
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def objective(self) -> str | None: ...
+
+
+class FinishedRun(Protocol):
+    """What the ledger needs of a finished chat run (`router.chat.service.ChatRun` is one); tenancy sits
+    below the chat service and does not import it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def entry(self) -> ModelEntry: ...
+
+    @property
+    def route(self) -> RouteLabel: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def cost(self) -> float | None: ...
+
+    @property
+    def status(self) -> int | None: ...
+
+    @property
+    def error_type(self) -> str | None: ...
+
+    @property
+    def latency_s(self) -> float | None: ...
 
 logger = logging.getLogger(__name__)
 
@@ -169,12 +209,12 @@ class TenancyService:
 
     # -- the ledger ------------------------------------------------------------------------------
 
-    async def record_run(self, ctx: TenantContext, run: ChatRun, endpoint: str) -> None:
+    async def record_run(self, ctx: TenantContext, run: FinishedRun, endpoint: str) -> None:
         """Commit the finished run's ledger row (call before the answer's last byte)."""
         with span("stellwerk.ledger.commit"):
             await self.writer.record(self._run_record(ctx, run, endpoint))
 
-    def record_run_nowait(self, ctx: TenantContext, run: ChatRun, endpoint: str) -> None:
+    def record_run_nowait(self, ctx: TenantContext, run: FinishedRun, endpoint: str) -> None:
         """For runs whose client is gone: nobody waits for the commit."""
         self.writer.record_nowait(self._run_record(ctx, run, endpoint))
 
@@ -198,7 +238,7 @@ class TenancyService:
             latency_ms=(time.perf_counter() - ctx.started) * 1000, route="", objective=None,
             status=error.status_code, error_type=error.code or error.error_type, trace_id=current_trace_id()))
 
-    def _run_record(self, ctx: TenantContext, run: ChatRun, endpoint: str) -> LedgerRecord:
+    def _run_record(self, ctx: TenantContext, run: FinishedRun, endpoint: str) -> LedgerRecord:
         usage, cost = run.usage, run.cost or 0.0
         tokens = (usage.prompt_tokens + usage.completion_tokens) if usage else 0
         if ctx.admission is not None and usage is not None:

@@ -9,8 +9,8 @@ the `x-goog-api-key` header. Each SSE `data:` line is one whole `GenerateContent
 
 Translation choices (OpenAI Chat Completions -> Gemini):
 - system/developer messages -> `systemInstruction` (joined, in order); user -> role "user",
-  assistant -> role "model"; adjacent turns of one role are merged (parallel tool results must share
-  one turn).
+  assistant -> role "model"; the rules every adapter shares (merging adjacent turns of one role,
+  refusing fields we cannot honour, ...) are in `serving.remote.chat_rules`.
 - Images: `data:` URLs -> `inlineData`; http(s) URLs -> `fileData {fileUri, mimeType}` (the mime
   type guessed from the URL's extension, else image/jpeg); Gemini fetches them itself.
 - Tools -> `functionDeclarations` with `parametersJsonSchema` (full JSON Schema, as OpenAI clients
@@ -44,46 +44,49 @@ from urllib.parse import quote
 import httpx
 
 from models.catalogue import Capabilities
-from serving.engine import ChatChunk, ToolCallDelta, Usage
+from serving.engine import ChatChunk
 from serving.errors import (
-    ContentFiltered,
     ContextLengthExceeded,
-    EngineFailed,
     InvalidRequest,
     StellwerkError,
 )
 from serving.remote.base import ProviderError, RemoteChatEngine
+from serving.remote.chat_rules import (
+    DataUrl,
+    check_capabilities,
+    content_parts,
+    image_url,
+    merge_turn,
+    output_limit,
+    refuse_unknown_fields,
+    response_schema,
+    stop_sequences,
+    text_only,
+    tool_arguments,
+    tool_choice,
+    tool_functions,
+    top_k,
+)
+from serving.remote.gemini_stream import StreamState
 from serving.remote.sse import iter_sse
 
 __all__ = ["GeminiChatEngine", "thought_signature", "to_gemini_request"]
 
 Json = dict[str, Any]
 
-# Request fields that need no translation (metadata, or handled by the router).
-# `cache_control` is Anthropic's caching hint; Gemini caches implicitly (reported as cachedContentTokenCount).
-_IGNORED = frozenset({"model", "messages", "stream", "stream_options", "user", "metadata", "store",
-                      "service_tier", "safety_identifier", "prompt_cache_key", "cache_control"})
-# Fields that are harmless at these values (vLLM extras and OpenAI switches we cannot honour otherwise).
-_NEUTRAL: Mapping[str, object] = {
-    "n": 1, "logprobs": False, "top_logprobs": 0, "parallel_tool_calls": True, "ignore_eos": False,
-    "min_tokens": 0, "min_p": 0.0, "repetition_penalty": 1.0, "skip_special_tokens": True,
-    "echo": False, "include_stop_str_in_output": False, "best_of": 1, "use_beam_search": False,
-    "length_penalty": 1.0, "logit_bias": {}, "modalities": ["text"],
-}
+# Translated below, or needing no translation (metadata, or handled by the router); the rest is refused
+# unless at its no-op value (`chat_rules.NEUTRAL`). `cache_control` is Anthropic's caching hint; Gemini
+# caches implicitly (reported as cachedContentTokenCount).
+_HANDLED = frozenset({"model", "messages", "stream", "stream_options", "user", "metadata", "store",
+                      "service_tier", "safety_identifier", "prompt_cache_key", "cache_control",
+                      "temperature", "top_p", "seed", "presence_penalty", "frequency_penalty", "top_k",
+                      "max_tokens", "max_completion_tokens", "stop", "tools", "tool_choice",
+                      "response_format", "reasoning_effort", "thinking"})
 # OpenAI field -> generationConfig field, copied as is.
 _SAMPLING = {"temperature": "temperature", "top_p": "topP", "seed": "seed",
              "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
-_HANDLED = frozenset({*_SAMPLING, "top_k", "max_tokens", "max_completion_tokens", "stop", "tools",
-                      "tool_choice", "response_format", "reasoning_effort", "thinking"})
+_TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "function": "ANY"}
 _THINKING_BUDGET = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-
-_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
-           "RECITATION": "content_filter", "BLOCKLIST": "content_filter", "LANGUAGE": "content_filter",
-           "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
-           "IMAGE_SAFETY": "content_filter", "IMAGE_PROHIBITED_CONTENT": "content_filter",
-           "IMAGE_RECITATION": "content_filter"}
-_FAILED_FINISH = frozenset({"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "MALFORMED_RESPONSE",
-                            "MISSING_THOUGHT_SIGNATURE", "TOO_MANY_TOOL_CALLS"})
 
 
 class GeminiChatEngine(RemoteChatEngine):
@@ -99,7 +102,7 @@ class GeminiChatEngine(RemoteChatEngine):
             headers={"x-goog-api-key": api_key, "accept": "text/event-stream"}, json=payload)
 
     async def parse_stream(self, response: httpx.Response) -> AsyncIterator[ChatChunk]:
-        state = _StreamState()
+        state = StreamState()
         async for event in iter_sse(response):
             data = json.loads(event.data)
             if not isinstance(data, dict):
@@ -144,32 +147,23 @@ class GeminiChatEngine(RemoteChatEngine):
 
 def to_gemini_request(body: Mapping[str, Any], capabilities: Capabilities) -> Json:
     """The `GenerateContentRequest` JSON for an OpenAI Chat Completions body."""
-    _refuse_unsupported(body, capabilities)
+    check_capabilities(capabilities, body)
+    refuse_unknown_fields(body, "gemini", _HANDLED)
     system, contents = _contents(body.get("messages") or [], vision=capabilities.vision)
     request: Json = {"contents": contents}
     if system:
         request["systemInstruction"] = {"parts": system}
-    if body.get("tools"):
-        request["tools"] = [{"functionDeclarations": [_declaration(t) for t in body["tools"]]}]
-    tool_config = _tool_config(body.get("tool_choice"), has_tools=bool(body.get("tools")))
-    if tool_config is not None:
-        request["toolConfig"] = tool_config
+    functions = tool_functions(body, "gemini")
+    if functions:
+        request["tools"] = [{"functionDeclarations": [_declaration(f) for f in functions]}]
+    choice = tool_choice(body.get("tool_choice"), has_tools=bool(functions))
+    if choice is not None and functions:
+        config: Json = {"mode": _TOOL_MODES[choice.mode]}
+        if choice.name is not None:
+            config["allowedFunctionNames"] = [choice.name]
+        request["toolConfig"] = {"functionCallingConfig": config}
     request["generationConfig"] = _generation_config(body)
     return request
-
-
-def _refuse_unsupported(body: Mapping[str, Any], capabilities: Capabilities) -> None:
-    if body.get("tools") and not capabilities.tools:
-        raise InvalidRequest("this model does not support tools", param="tools")
-    if _response_format(body.get("response_format")) and not capabilities.json_mode:
-        raise InvalidRequest("this model does not support JSON output", param="response_format")
-    for name, value in body.items():
-        if value is None or name in _IGNORED or name in _HANDLED:
-            continue
-        if name in _NEUTRAL and value == _NEUTRAL[name]:
-            continue
-        raise InvalidRequest(f"gemini does not support {name!r}={value!r}; remove it or pick another "
-                             f"model", param=name)
 
 
 def _contents(messages: Sequence[Mapping[str, Any]], *, vision: bool) -> tuple[list[Json], list[Json]]:
@@ -177,89 +171,54 @@ def _contents(messages: Sequence[Mapping[str, Any]], *, vision: bool) -> tuple[l
     contents: list[Json] = []
     call_names: dict[str, str] = {}  # tool_call_id -> function name, latest assistant turn wins
     for i, message in enumerate(messages):
-        role = message.get("role")
+        role, where = message.get("role"), f"messages[{i}]"
         if role in ("system", "developer"):
-            system.extend({"text": t} for t in _texts(message.get("content"), f"messages[{i}]") if t)
+            system.extend({"text": t} for t in text_only(message.get("content"), where) if t)
         elif role == "user":
-            _append(contents, "user", _user_parts(message.get("content"), vision, f"messages[{i}]"))
+            merge_turn(contents, "user", "parts", _user_parts(message.get("content"), vision, where))
         elif role == "assistant":
-            _append(contents, "model", _assistant_parts(message, call_names, f"messages[{i}]"))
+            merge_turn(contents, "model", "parts", _assistant_parts(message, call_names, where))
         elif role == "tool":
-            _append(contents, "user", [_function_response(message, call_names, f"messages[{i}]")])
+            merge_turn(contents, "user", "parts", [_function_response(message, call_names, where)])
         else:
-            raise InvalidRequest(f"unknown message role {role!r}", param=f"messages[{i}].role")
+            raise InvalidRequest(f"unknown message role {role!r}", param=f"{where}.role")
     return system, contents
 
 
-def _append(contents: list[Json], role: str, parts: list[Json]) -> None:
-    if not parts:
-        return
-    if contents and contents[-1]["role"] == role:
-        contents[-1]["parts"].extend(parts)
-    else:
-        contents.append({"role": role, "parts": parts})
-
-
-def _texts(content: object, where: str) -> list[str]:
-    """The text of a text-only message (str, or a list of text parts)."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [content]
-    if isinstance(content, list):
-        texts: list[str] = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") not in ("text", "refusal"):
-                raise InvalidRequest(f"{where}: only text parts are allowed here", param=where)
-            texts.append(str(part.get("text") or part.get("refusal") or ""))
-        return texts
-    raise InvalidRequest(f"{where}: content must be a string or a list of parts", param=where)
-
-
 def _user_parts(content: object, vision: bool, where: str) -> list[Json]:
-    if not isinstance(content, list):
-        return [{"text": t} for t in _texts(content, where) if t]
     parts: list[Json] = []
-    for part in content:
-        kind = part.get("type") if isinstance(part, dict) else None
+    for part in content_parts(content, where):
+        kind = part.get("type")
         if kind == "text":
-            if part["text"]:
+            if part["text"]:  # NOTE: direct access: the router's schema checked the parts already
                 parts.append({"text": part["text"]})
         elif kind == "image_url":
-            if not vision:
-                raise InvalidRequest(f"{where}: this model does not take images", param=where)
-            parts.append(_image_part(part["image_url"], where))
+            parts.append(_image_part(image_url(part["image_url"], vision=vision, where=where)))
         else:
             raise InvalidRequest(f"{where}: gemini adapter does not support content parts of type "
                                  f"{kind!r}", param=where)
     return parts
 
 
-def _image_part(image: object, where: str) -> Json:
-    url = image.get("url") if isinstance(image, dict) else image
-    if not isinstance(url, str):
-        raise InvalidRequest(f"{where}: image_url needs a url", param=where)
-    if url.startswith("data:"):
-        header, sep, data = url[5:].partition(",")
-        mime, _, encoding = header.partition(";")
-        if not sep or encoding != "base64" or not mime:
-            raise InvalidRequest(f"{where}: image data URLs must be data:<mime>;base64,<data>", param=where)
-        return {"inlineData": {"mimeType": mime, "data": data}}
-    if url.startswith(("http://", "https://")):
-        mime = mimetypes.guess_type(url.split("?", 1)[0])[0] or "image/jpeg"
-        return {"fileData": {"fileUri": url, "mimeType": mime}}
-    raise InvalidRequest(f"{where}: image URLs must be data: or http(s): URLs", param=where)
+def _image_part(image: str | DataUrl) -> Json:
+    """Inline data for a data URL; Gemini fetches an http(s) URL itself (its type guessed from the URL's
+    extension, else image/jpeg)."""
+    if isinstance(image, DataUrl):
+        return {"inlineData": {"mimeType": image.media_type, "data": image.data}}
+    mime = mimetypes.guess_type(image.split("?", 1)[0])[0] or "image/jpeg"
+    return {"fileData": {"fileUri": image, "mimeType": mime}}
 
 
 def _assistant_parts(message: Mapping[str, Any], call_names: dict[str, str], where: str) -> list[Json]:
-    parts: list[Json] = [{"text": t} for t in _texts(message.get("content"), where) if t]
+    parts: list[Json] = [{"text": t} for t in text_only(message.get("content"), where) if t]
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         name = function.get("name")
         if not name:
             raise InvalidRequest(f"{where}: a tool call has no function name", param=where)
         call_names[str(call.get("id"))] = name
-        part: Json = {"functionCall": {"name": name, "args": _arguments(function.get("arguments"), where)}}
+        args = tool_arguments(function.get("arguments"), where)
+        part: Json = {"functionCall": {"name": name, "args": args}}
         signature = thought_signature(call)
         if signature is not None:
             part["thoughtSignature"] = signature
@@ -276,24 +235,12 @@ def thought_signature(call: Mapping[str, Any]) -> str | None:
     return signature if isinstance(signature, str) and signature else None
 
 
-def _arguments(arguments: object, where: str) -> Json:
-    if arguments is None or arguments == "":
-        return {}
-    try:
-        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-    except ValueError:
-        raise InvalidRequest(f"{where}: tool call arguments are not valid JSON", param=where) from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest(f"{where}: tool call arguments must be a JSON object", param=where)
-    return parsed
-
-
 def _function_response(message: Mapping[str, Any], call_names: Mapping[str, str], where: str) -> Json:
     call_id = str(message.get("tool_call_id"))
     if call_id not in call_names:
         raise InvalidRequest(f"{where}: tool_call_id {call_id!r} matches no earlier assistant tool call",
                              param=f"{where}.tool_call_id")
-    text = "".join(_texts(message.get("content"), where))
+    text = "".join(text_only(message.get("content"), where))
     try:
         result: object = json.loads(text)
     except ValueError:
@@ -301,10 +248,7 @@ def _function_response(message: Mapping[str, Any], call_names: Mapping[str, str]
     return {"functionResponse": {"name": call_names[call_id], "response": {"result": result}}}
 
 
-def _declaration(tool: Mapping[str, Any]) -> Json:
-    if tool.get("type") != "function" or not isinstance(tool.get("function"), dict):
-        raise InvalidRequest(f"gemini supports only function tools, not {tool.get('type')!r}", param="tools")
-    function = tool["function"]
+def _declaration(function: Mapping[str, Any]) -> Json:
     declaration: Json = {"name": function["name"]}
     if function.get("description"):
         declaration["description"] = function["description"]
@@ -313,34 +257,17 @@ def _declaration(tool: Mapping[str, Any]) -> Json:
     return declaration
 
 
-def _tool_config(choice: object, *, has_tools: bool) -> Json | None:
-    if choice is None or (choice == "none" and not has_tools):
-        return None
-    if not has_tools:
-        raise InvalidRequest("tool_choice needs tools", param="tool_choice")
-    if choice in ("auto", "none", "required"):
-        mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}[str(choice)]
-        return {"functionCallingConfig": {"mode": mode}}
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        name = (choice.get("function") or {}).get("name")
-        if name:
-            return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
-    raise InvalidRequest(f"unsupported tool_choice {choice!r}", param="tool_choice")
-
-
 def _generation_config(body: Mapping[str, Any]) -> Json:
     config: Json = {"candidateCount": 1}
     for ours, theirs in _SAMPLING.items():
         if body.get(ours) is not None:
             config[theirs] = body[ours]
-    if body.get("top_k") is not None and body["top_k"] > 0:  # vLLM's -1/0 mean "off"
-        config["topK"] = body["top_k"]
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if limit is not None:
-        config["maxOutputTokens"] = limit
-    stop = body.get("stop")
-    if stop:
-        config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if top_k(body) is not None:
+        config["topK"] = top_k(body)
+    if output_limit(body) is not None:
+        config["maxOutputTokens"] = output_limit(body)
+    if stop_sequences(body):
+        config["stopSequences"] = stop_sequences(body)
     config.update(_response_format(body.get("response_format")))
     if body.get("reasoning_effort") is not None:
         config["thinkingConfig"] = {"thinkingBudget": _thinking_budget(body["reasoning_effort"])}
@@ -365,16 +292,12 @@ def _thinking_config(thinking: object) -> Json:
 
 
 def _response_format(response_format: object) -> Json:
-    kind = response_format.get("type") if isinstance(response_format, dict) else response_format
-    if kind in (None, "text"):
+    schema = response_schema(response_format, "gemini")
+    if schema is None:
         return {}
-    if kind == "json_object":
+    if isinstance(response_format, Mapping) and response_format.get("type") == "json_object":
         return {"responseMimeType": "application/json"}
-    if kind == "json_schema" and isinstance(response_format, dict):
-        schema = (response_format.get("json_schema") or {}).get("schema")
-        if isinstance(schema, dict):
-            return {"responseMimeType": "application/json", "responseJsonSchema": schema}
-    raise InvalidRequest(f"unsupported response_format {response_format!r}", param="response_format")
+    return {"responseMimeType": "application/json", "responseJsonSchema": schema}
 
 
 def _thinking_budget(effort: object) -> int:
@@ -382,72 +305,6 @@ def _thinking_budget(effort: object) -> int:
         raise InvalidRequest(f"reasoning_effort must be one of {sorted(_THINKING_BUDGET)}",
                              param="reasoning_effort")
     return _THINKING_BUDGET[str(effort)]
-
-
-# --- response parsing -------------------------------------------------------------------------------
-
-
-class _StreamState:
-    """What one streamed answer has said so far: tool calls, the finish reason, the latest usage."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.finish: str | None = None
-        self.usage: Usage | None = None
-
-    def feed(self, data: Json) -> list[ChatChunk]:
-        if isinstance(data.get("usageMetadata"), dict):
-            self.usage = _usage(data["usageMetadata"])
-        candidates = data.get("candidates") or []
-        if not candidates:
-            block = (data.get("promptFeedback") or {}).get("blockReason")
-            if block:
-                raise ContentFiltered(f"gemini blocked the prompt ({block})")
-            return []
-        candidate = candidates[0]
-        chunks = [c for part in (candidate.get("content") or {}).get("parts") or []
-                  if (c := self._part(part)) is not None]
-        if candidate.get("finishReason"):
-            self.finish = _finish_reason(str(candidate["finishReason"]))
-        return chunks
-
-    def _part(self, part: Json) -> ChatChunk | None:
-        if part.get("thought"):  # a thought summary: reasoning, not part of the answer
-            text = part.get("text")
-            return ChatChunk(reasoning=text) if isinstance(text, str) and text else None
-        if "functionCall" in part:
-            call = part["functionCall"]
-            signature = part.get("thoughtSignature")
-            # NOTE: Gemini 3 refuses the next turn if this call comes back without its signature.
-            extra = {"google": {"thought_signature": signature}} if isinstance(signature, str) and signature \
-                else None
-            delta = ToolCallDelta(index=self.calls, id=str(call.get("id") or f"call_{self.calls}"),
-                                  name=str(call["name"]), arguments=json.dumps(call.get("args") or {}),
-                                  extra=extra)
-            self.calls += 1
-            return ChatChunk(tool_calls=(delta,))
-        text = part.get("text")
-        return ChatChunk(text=text) if isinstance(text, str) and text else None
-
-    def finish_chunk(self) -> ChatChunk:
-        if self.finish is None:
-            raise EngineFailed("gemini ended the stream without a finish reason")
-        reason = "tool_calls" if self.finish == "stop" and self.calls else self.finish
-        return ChatChunk(finish_reason=reason, usage=self.usage)
-
-
-def _finish_reason(reason: str) -> str:
-    if reason in _FAILED_FINISH:
-        raise EngineFailed(f"gemini stopped with {reason}")
-    return _FINISH.get(reason, "stop")  # OTHER and reasons added later
-
-
-def _usage(meta: Json) -> Usage:
-    """`promptTokenCount` includes `cachedContentTokenCount`; thinking is billed as output."""
-    thoughts = int(meta.get("thoughtsTokenCount") or 0)
-    output = int(meta.get("candidatesTokenCount") or 0) + thoughts
-    return Usage(prompt_tokens=int(meta.get("promptTokenCount") or 0), completion_tokens=output,
-                 cached_tokens=int(meta.get("cachedContentTokenCount") or 0), reasoning_tokens=thoughts)
 
 
 # --- errors -----------------------------------------------------------------------------------------

@@ -28,11 +28,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from models.catalogue import Capabilities, ModelEntry
+from models.catalogue import ModelEntry
 from serving.engine import ChatChunk
 from serving.errors import EngineFailed, InvalidRequest, StellwerkError
 from serving.openai_chunk import chunk_of
 from serving.remote.base import DEFAULT_TIMEOUTS, ProviderError, RemoteChatEngine, Timeouts
+from serving.remote.chat_rules import check_capabilities
 from serving.remote.sse import iter_sse
 
 __all__ = ["AZURE_API_VERSION", "OpenAIChatEngine", "OpenAICompatibleChatEngine", "provider_error"]
@@ -112,7 +113,7 @@ class OpenAIChatEngine(RemoteChatEngine):
 
     def payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The JSON body sent upstream for our OpenAI-format `body`."""
-        _check_capabilities(self.entry.capabilities, body)
+        check_capabilities(self.entry.capabilities, body)
         _refuse_uncarried(body)
         fields = {k: v for k, v in body.items() if k not in _OURS}
         if not self.passes_extras:
@@ -176,25 +177,6 @@ class OpenAICompatibleChatEngine(OpenAIChatEngine):
 
 
 # --- request --------------------------------------------------------------------------------------
-
-
-def _check_capabilities(caps: Capabilities, body: Mapping[str, Any]) -> None:
-    if body.get("tools") and not caps.tools:
-        raise InvalidRequest("this model does not support tools", param="tools")
-    fmt = body.get("response_format")
-    if isinstance(fmt, Mapping) and fmt.get("type") in {"json_object", "json_schema"} and not caps.json_mode:
-        raise InvalidRequest("this model does not support JSON output", param="response_format")
-    if not caps.vision and _has_images(body.get("messages") or []):
-        raise InvalidRequest("this model does not accept images", param="messages")
-
-
-def _has_images(messages: Iterable[Any]) -> bool:
-    for message in messages:
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(content, list) and any(
-                isinstance(part, Mapping) and part.get("type") == "image_url" for part in content):
-            return True
-    return False
 
 
 def _refuse_uncarried(body: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import urllib.request
 from collections.abc import Mapping
 
 import httpx
@@ -15,6 +16,7 @@ import httpx
 from models.catalogue import ModelEntry
 from models.secrets import resolve_api_key
 from serving.remote.base import RemoteChatEngine, Timeouts
+from serving.remote.transport import DEFAULT_LIMITS, LeanTransport
 
 __all__ = ["ADAPTERS", "ProviderClients", "adapter_class", "create_remote_engine"]
 
@@ -27,9 +29,6 @@ ADAPTERS: Mapping[str, str] = {
     "gemini": "serving.remote.gemini:GeminiChatEngine",
 }
 
-# Every connection the pool may open may also be kept: with fewer kept alive than opened, a burst
-# over the keep-alive count reconnects (TCP + TLS) on every request (seen in the overhead profile).
-_POOL = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=30)
 
 
 def adapter_class(adapter_type: str) -> type[RemoteChatEngine]:
@@ -43,8 +42,17 @@ def adapter_class(adapter_type: str) -> type[RemoteChatEngine]:
     return cls
 
 
+def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    """A client over `transport`; by default over a `LeanTransport` (see its module for why), unless
+    proxy variables (HTTPS_PROXY, ...) are set: httpx honours them only on its own transports."""
+    if transport is None and urllib.request.getproxies():
+        return httpx.AsyncClient(limits=DEFAULT_LIMITS)
+    return httpx.AsyncClient(transport=transport or LeanTransport(DEFAULT_LIMITS))
+
+
 class ProviderClients:
-    """One pooled `httpx.AsyncClient` per provider, shared by all of its models."""
+    """One pooled `httpx.AsyncClient` per provider, shared by all of its models (tests pass a
+    `transport`, e.g. `httpx.MockTransport`)."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._transport = transport
@@ -52,7 +60,7 @@ class ProviderClients:
 
     def for_provider(self, provider: str) -> httpx.AsyncClient:
         if provider not in self._clients:
-            self._clients[provider] = httpx.AsyncClient(limits=_POOL, transport=self._transport)
+            self._clients[provider] = _client(self._transport)
         return self._clients[provider]
 
     async def aclose(self) -> None:

@@ -78,7 +78,7 @@ def test_remote_without_an_adapter_is_unavailable_and_never_shows_the_key(
 
 
 def test_remote_with_key_and_adapter_is_available() -> None:
-    for model_id in [m.id for m in load_catalogue().models if m.kind == "remote"]:
+    for model_id in [m.id for m in load_catalogue().models if not m.is_local]:
         e = entry(model_id)
         assert e.remote is not None
         result = check_availability(e, gpu_count=0, environ={e.remote.api_key_env: KEY_VALUE},

@@ -75,14 +75,14 @@ def test_shipped_catalogue_loads_with_the_embedded_models() -> None:
 
 
 def test_shipped_catalogue_has_gpu_class_local_models() -> None:
-    gpu = [m for m in load_catalogue().models if m.kind == "local" and m.accelerator == "gpu"]
+    gpu = [m for m in load_catalogue().models if m.is_local and m.accelerator == "gpu"]
 
     assert len(gpu) >= 2
     assert all(m.engine is not None and m.task == "chat" for m in gpu)
 
 
 def test_shipped_remote_models_carry_prices_with_dates() -> None:
-    remote = [m for m in load_catalogue().models if m.kind == "remote"]
+    remote = [m for m in load_catalogue().models if not m.is_local]
 
     assert {m.provider for m in remote} >= {"openai", "anthropic", "gemini"}
     for m in remote:

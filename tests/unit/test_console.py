@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from router.console.session import COOKIE, SESSION_S, actor_of, issue
+from router.tenancy.console_session import COOKIE, SESSION_S, actor_of, issue
 from serving.errors import EngineFailed
 from tests.fakes import FakeChatEngine, asgi_client, build_stack
 from tests.tenancy_fakes import ADMIN_KEY, TenantStack, tenant_stack

@@ -64,7 +64,7 @@ def test_same_space_as_the_torch_embedder(fast: OnnxEmbedder, torch_embedder: Mi
 
 
 def test_long_texts_are_cut_to_the_torch_window(fast: OnnxEmbedder, torch_embedder: MiniLMEmbedder) -> None:
-    # 400 words is far past 128 tokens: both must see only the first 128, so the tail cannot matter.
+    # 400 words is far past the window: both must see only its first tokens, so the tail cannot matter.
     text = "the quick brown fox jumps over the lazy dog " * 50
     a, b = fast.embed([text, text + " completely different ending about quantum chromodynamics"])
 
@@ -93,6 +93,8 @@ def test_cache_key_follows_package_version_and_spec(tmp_path: Path, monkeypatch:
     first = encoder_path(DEFAULT_ENCODER, tmp_path)
     assert first == encoder_path(DEFAULT_ENCODER, tmp_path)
     assert encoder_path(EncoderSpec(DEFAULT_ENCODER.package, quantize=False), tmp_path) != first
+    other_window = EncoderSpec(DEFAULT_ENCODER.package, max_seq_length=DEFAULT_ENCODER.max_seq_length * 2)
+    assert encoder_path(other_window, tmp_path) != first
 
     real = importlib.metadata.version
     monkeypatch.setattr(importlib.metadata, "version",

@@ -152,3 +152,26 @@ def test_linear_head_round_trip(tmp_path: Path) -> None:
 def test_roc_auc_with_ties() -> None:
     truth = np.array([True, False, True, False])
     assert roc_auc(truth, np.array([0.9, 0.1, 0.5, 0.5], dtype=np.float32)) == pytest.approx(0.875)
+
+
+def _script_counts_per_character(text: str) -> dict[str, int]:
+    """The obvious per-character count, as an oracle for the faster one."""
+    import unicodedata
+
+    counts: dict[str, int] = {}
+    for char in text:
+        if char.isalpha():
+            name = unicodedata.name(char, "")
+            script = name.split(" ", 1)[0] if name else "UNKNOWN"
+            counts[script] = counts.get(script, 0) + 1
+    return counts
+
+
+def test_script_counts_match_a_per_character_count() -> None:
+    from router.features.language import _script_counts
+
+    seeds = Path(__file__).resolve().parents[2] / "router" / "features" / "seed_prompts.jsonl"
+    texts = [json.loads(line)["prompt"] for line in seeds.read_text().splitlines()]
+    texts += ["Привет, как дела? Hello! 你好，こんにちは 안녕 مرحبا ΑΒΓ ĳ ǅ", "ℌ𝔢𝔩𝔩𝔬 ᚠᚢᚦ"]  # noqa: RUF001
+    for text in texts:
+        assert dict(_script_counts(text)) == _script_counts_per_character(text), text

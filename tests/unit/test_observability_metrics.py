@@ -65,5 +65,11 @@ async def test_failed_commits_are_counted(tmp_path: Path) -> None:
         reply = await client.post("/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
                                   json={"model": MINI, "messages": [{"role": "user", "content": "hi"}]})
         assert reply.status_code == 503  # the ledger cannot commit: refused, not answered unrecorded
-        m = await scrape(client)
-    assert sample(m, "stellwerk_ledger_records_total", outcome="failed") == 1
+        # Two records fail: the answer's (the caller waited for it) and the 503's own, written without a
+        # waiter, so it may be counted just after the reply.
+        deadline = time.monotonic() + 5
+        while sample(m := await scrape(client), "stellwerk_ledger_records_total", outcome="failed") < 2:
+            assert time.monotonic() < deadline, "the refusal's failed commit was not counted"
+            await asyncio.sleep(0.02)
+    assert sample(m, "stellwerk_ledger_records_total", outcome="failed") == 2
+    assert sample(m, "stellwerk_ledger_records_total", outcome="committed") == 0

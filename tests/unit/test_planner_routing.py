@@ -25,7 +25,7 @@ def _cheapest_remote(category: str, floor: float) -> str:
     """The remote chat model the floor-based objective should pick: the cheapest per request of this
     shape (200 in, 100 out) whose published score for the category meets the floor, better first."""
     table = QualityTable.load()
-    remote = [e for e in load_catalogue().models if e.kind == "remote" and e.task == "chat"
+    remote = [e for e in load_catalogue().models if not e.is_local and e.task == "chat"
               and (table.score(e.id, category) or 0.0) >= floor]
     return min(remote, key=lambda e: (200 * e.pricing.input_per_mtok + 100 * e.pricing.output_per_mtok,
                                       -(table.score(e.id, category) or 0.0))).id

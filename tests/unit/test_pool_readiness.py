@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from cluster.serve_engines import PoolChatEngine
 from serving.engine import EngineStats
 from serving.errors import EngineUnavailable
 from serving.pool_stats import PoolStats
-from serving.stack import PoolChatEngine
 from tests.fakes import FakeChatEngine, asgi_client, build_stack
 
 GEMMA, MINI = "gemma-3-270m", "openai/gpt-4o-mini"

@@ -453,7 +453,7 @@ def test_every_local_model_with_tools_configures_vllms_tool_call_parser() -> Non
     from serving.llm_config import engine_kwargs
 
     local_tools = [m for m in load_catalogue().models
-                   if m.kind == "local" and m.capabilities.tools and m.engine is not None]
+                   if m.is_local and m.capabilities.tools and m.engine is not None]
     assert local_tools
     for entry in local_tools:
         assert entry.engine is not None

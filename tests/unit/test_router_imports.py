@@ -13,7 +13,7 @@ SCRIPT = """
 import sys, warnings
 warnings.simplefilter("ignore")
 import stellwerk_cli.attach, stellwerk_cli.commands, stellwerk_cli.cluster
-import router.app, serving.stack, serving.apps, cluster.serve_config, cluster.deployer
+import router.app, cluster.serve_engines, serving.apps, cluster.serve_config, cluster.deployer
 from ray.serve.config import RequestRouterConfig
 from serving.llm_config import PREFIX_ROUTER_PATH, STATS_ROUTER_PATH
 for path in (PREFIX_ROUTER_PATH, STATS_ROUTER_PATH):

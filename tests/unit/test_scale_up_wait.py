@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from cluster.serve_engines import PoolChatEngine
 from models.catalogue import ModelEntry, load_catalogue
 from router.routing.hints import hints_from_headers
 from router.routing.scale_wait import ScaleUpWait
 from serving.errors import EngineUnavailable, InvalidRequest
-from serving.stack import PoolChatEngine
 from tests.fakes import FakeChatEngine, asgi_client
 from tests.tenancy_fakes import TenantStack, tenant_stack
 

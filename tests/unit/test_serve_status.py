@@ -155,7 +155,7 @@ def test_read_serve_status_sums_replica_states_over_deployments(monkeypatch: pyt
 
 def test_running_replicas_counts_the_watchers_running_replicas(
         make_watcher: Callable[..., ServeStatusWatcher]) -> None:
-    from serving.stack import running_replicas
+    from cluster.serve_engines import running_replicas
 
     scaling = {APP: AppStatus(APP, "RUNNING", "", {"RUNNING": 2, "STARTING": 1})}
     watcher = make_watcher(lambda: dict(scaling))

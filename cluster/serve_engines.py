@@ -131,4 +131,4 @@ def serve_engines(apps: list[PlannedApp], handles: HandleProvider, replicas: Rep
 def remote_engines(availabilities: list[Availability], clients: ProviderClients) -> dict[str, ChatEngine]:
     """Engines for every available remote model (its key is set and its adapter type is known)."""
     return {a.entry.id: create_remote_engine(a.entry, clients)
-            for a in availabilities if a.available and a.entry.kind == "remote"}
+            for a in availabilities if a.available and not a.entry.is_local}

@@ -1,0 +1,1 @@
+"""Routing: which model answers a request (candidates, objectives, scores), and the live state it keeps."""
