@@ -89,6 +89,10 @@ class PoolChatEngine:
             return await self._engine.stats()
         return dataclasses.replace(pooled, replicas=replicas)
 
+    def ready(self) -> bool:
+        """Whether the pool has a RUNNING replica, as the router last saw Serve's status (no call)."""
+        return self._replicas(self._app) > 0
+
     def wake(self) -> None:
         """Ask Serve for a replica now: a call queued in the handle makes Serve scale the pool up from
         zero. At most one wake-up call is in flight. For the routing engine to call when it skips this

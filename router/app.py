@@ -30,6 +30,7 @@ from router.responses.routes import router as responses_router
 from router.responses.store import ResponseStore
 from router.routing.build import default_routing
 from router.routing.service import RoutingService
+from router.routing.shared_state import SharedRoutingState
 from router.store import Database
 from router.system_routes import router as system_router
 from router.tenancy.routes import router as tenancy_router
@@ -78,15 +79,19 @@ def create_app(
     tenancy_service = tenancy or TenancyService.open_access(
         Database.open(None, default_path=Path(tempfile.mkdtemp(prefix="stellwerk-")) / "ledger.db"))
     observe(metrics, registry, routing_service, tenancy_service)
+    # Breakers and spillover shared with every router on the same database (router.routing.shared_state).
+    shared_routing = SharedRoutingState(tenancy_service.db, routing_service.health, routing_service.spillover)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         telemetry.start(metrics.record_telemetry)
         routing_service.config.start()
         tenancy_service.start()
+        shared_routing.start()
         try:
             yield
         finally:
+            await shared_routing.stop()
             await routing_service.config.stop()
             await telemetry.stop()
             routing_service.close()
@@ -106,6 +111,7 @@ def create_app(
     app.state.status_provider = status_provider or (lambda: {"deployments": {}})
     app.state.telemetry = telemetry
     app.state.routing = routing_service
+    app.state.shared_routing = shared_routing
     app.state.tenancy = tenancy_service
     app.state.admin_key = admin_key
     app.state.stream_settings = streams or StreamSettings()

@@ -13,6 +13,7 @@ from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
 from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
 from router.routing.decision_log import DecisionLog
+from router.routing.scale_wait import PoolReadiness, ScaleUpWait
 from router.routing.service import (
     CategoryQuality,
     FeatureSource,
@@ -52,6 +53,7 @@ def default_routing(
             metrics,
             decision_log=DecisionLog(log_path) if log_path else None,
             wake=_waker(registry),
+            scale_up=ScaleUpWait(_readiness(registry), telemetry.sample),
         )
 
     return build
@@ -85,3 +87,16 @@ def _waker(registry: ModelRegistry) -> Callable[[ModelEntry], None]:
         if callable(wake_engine):
             wake_engine()
     return wake
+
+
+def _readiness(registry: ModelRegistry) -> PoolReadiness:
+    """Whether a local pool has a ready replica (`cluster.serve_engines.PoolChatEngine.ready`); None for an
+    engine that does not scale."""
+    def ready(entry: ModelEntry) -> bool | None:
+        try:
+            _, engine = registry.chat_engine(entry.id)
+        except StellwerkError:
+            return None
+        pool_ready = getattr(engine, "ready", None)
+        return bool(pool_ready()) if callable(pool_ready) else None
+    return ready

@@ -24,6 +24,7 @@ __all__ = [
     "LatencyPriors",
     "RoutingConfig",
     "RoutingConfigError",
+    "ScaleUpConfig",
     "SessionConfig",
     "SpilloverConfig",
     "load_routing_config",
@@ -47,6 +48,19 @@ class SpilloverConfig(_Strict):
         default=95.0, gt=0, le=100,
         description="A local GPU model also spills while every GPU is at least this busy (NVML) and its "
                     "engine has requests waiting; None: GPUs are not consulted.")
+
+
+class ScaleUpConfig(_Strict):
+    """Requests that only a local pool scaling up from zero may serve (a tenant whose prompts stay on
+    the premises, the local-only objective): how long they wait for its first ready replica. Requests
+    that may go elsewhere do not wait (they spill at once)."""
+
+    max_wait_s: float = Field(
+        default=30.0, ge=0, le=600,
+        description="Longest wait; keep it under the load balancer's request timeout. 0: 503 at once. A "
+                    "client's own limit (x-stellwerk-max-wait, or half its SDK's timeout) can shorten it.")
+    retry_after_s: float = Field(default=10.0, gt=0,
+                                 description="Retry-After of the 503 sent when no replica was ready in time.")
 
 
 class LatencyPriors(_Strict):
@@ -131,6 +145,7 @@ class RoutingConfig(_Strict):
     expected_output_tokens: int = Field(
         default=256, ge=1, description="Output length assumed for cost when the request sets none.")
     spillover: SpilloverConfig = Field(default_factory=SpilloverConfig)
+    scale_up: ScaleUpConfig = Field(default_factory=ScaleUpConfig)
     latency: LatencyPriors = Field(default_factory=LatencyPriors)
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     policy: GlobalPolicy = Field(default_factory=GlobalPolicy)

@@ -6,6 +6,10 @@ Headers, each optional:
     x-stellwerk-cost-weight     quality points one unit of currency is worth (the `value` objective's λ)
     x-stellwerk-frontier-share  at most this share (0..1, whole percent) of this tenant's requests that
                                 carry the same header value go to frontier models
+    x-stellwerk-max-wait        seconds the client lets the router wait for a local pool scaling up from
+                                zero (0: not at all); without it, half the timeout the OpenAI or Anthropic
+                                SDK announces (x-stainless-read-timeout / x-stainless-timeout), so the
+                                answer keeps the other half
 A malformed value is a 400 naming the header, never ignored.
 """
 
@@ -21,6 +25,7 @@ from serving.errors import InvalidRequest
 __all__ = [
     "COST_WEIGHT_HEADER",
     "FRONTIER_SHARE_HEADER",
+    "MAX_WAIT_HEADER",
     "OBJECTIVE_HEADER",
     "SESSION_HEADER",
     "RoutingHints",
@@ -31,6 +36,9 @@ OBJECTIVE_HEADER = "x-stellwerk-objective"
 SESSION_HEADER = "x-stellwerk-session"
 COST_WEIGHT_HEADER = "x-stellwerk-cost-weight"
 FRONTIER_SHARE_HEADER = "x-stellwerk-frontier-share"
+MAX_WAIT_HEADER = "x-stellwerk-max-wait"
+_SDK_TIMEOUT_HEADERS = ("x-stainless-read-timeout", "x-stainless-timeout")  # OpenAI's, Anthropic's SDK
+_MAX_WAIT_S = 3600.0
 _MAX_COST_WEIGHT = 1e9
 
 
@@ -44,6 +52,7 @@ class RoutingHints:
     cost_weight: float | None = None
     frontier_share: float | None = None
     tenant_budget: FrontierBudgetConfig | None = None
+    max_wait_s: float | None = None  # the client's bound on waiting for a pool to scale up
 
 
 def hints_from_headers(headers: Mapping[str, str], *, tenant: str, default_objective: str | None = None,
@@ -61,7 +70,24 @@ def hints_from_headers(headers: Mapping[str, str], *, tenant: str, default_objec
         cost_weight=cost_weight if header_weight is None else header_weight,
         frontier_share=share,
         tenant_budget=tenant_budget,
+        max_wait_s=_client_wait(headers),
     )
+
+
+def _client_wait(headers: Mapping[str, str]) -> float | None:
+    """How long the client lets a request wait for a pool to scale up: its explicit header, else half
+    its SDK's timeout (an SDK header that does not parse is ignored: the client did not write it)."""
+    explicit = _number(headers.get(MAX_WAIT_HEADER), MAX_WAIT_HEADER, 0.0, _MAX_WAIT_S)
+    if explicit is not None:
+        return explicit
+    for header in _SDK_TIMEOUT_HEADERS:
+        try:
+            timeout = float(headers.get(header) or "nan")
+        except ValueError:
+            continue
+        if math.isfinite(timeout) and timeout > 0:
+            return timeout / 2
+    return None
 
 
 def _number(raw: str | None, header: str, low: float, high: float) -> float | None:

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ from router.routing.health import HealthTracker
 from router.routing.hints import RoutingHints
 from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
+from router.routing.scale_wait import ScaleUpWait
 from router.routing.span_attributes import decision_attributes, feature_attributes
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
@@ -132,6 +133,7 @@ class RoutingService:
         *,
         decision_log: DecisionLog | None = None,
         wake: Callable[[ModelEntry], None] | None = None,
+        scale_up: ScaleUpWait | None = None,
     ) -> None:
         self.config = config
         self._features = features
@@ -146,6 +148,7 @@ class RoutingService:
         self.sessions = SessionAffinity(cfg.sessions)
         self._budgets: dict[tuple[str, ...], FrontierBudget] = {}
         self._wake = wake  # asks a local pool that has no ready replica to scale up (see _unhealthy)
+        self._scale_up = scale_up  # holds requests only such a pool may serve until it is ready
         self._log = decision_log or (DecisionLog(cfg.decision_log) if cfg.decision_log else None)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_DECISIONS)
         self._feature_pool = ThreadPoolExecutor(FEATURE_WORKERS, thread_name_prefix="stellwerk-features")
@@ -178,10 +181,29 @@ class RoutingService:
                      request_id: str, policies: Sequence[CandidatePolicy] = (),
                      dry_run: bool = False, hints: RoutingHints | None = None) -> Decision:
         with span("stellwerk.route") as current:
-            decision = await self._decide(request, objective_name, request_id=request_id,
-                                          policies=policies, dry_run=dry_run, hints=hints)
+            def attempt() -> Awaitable[Decision]:
+                return self._decide(request, objective_name, request_id=request_id, policies=policies,
+                                    dry_run=dry_run, hints=hints)
+            if self._scale_up is None or dry_run:
+                decision = await attempt()
+            else:
+                decision = await self._scale_up.retry(attempt, lambda: self._pools_not_ready(policies),
+                                                      *self._scale_up_bounds(hints))
             current.set_attributes(decision_attributes(decision))
             return decision
+
+    def _pools_not_ready(self, policies: Sequence[CandidatePolicy]) -> list[ModelEntry]:
+        """Local models the policies allow that routing skips only for "engine not ready"."""
+        rules = [self.config.current.policy, *policies]
+        return [m for m in self._candidates()
+                if m.is_local and policy_rejection(rules, m) is None
+                and self.health.unhealthy_reason(m.id) is None and self.load.engine_error(m.id) is not None]
+
+    def _scale_up_bounds(self, hints: RoutingHints | None) -> tuple[float, float]:
+        """(the longest wait for a pool to scale up, the Retry-After when it runs out)."""
+        cfg = self.config.current.scale_up
+        client = hints.max_wait_s if hints is not None else None
+        return min(cfg.max_wait_s, cfg.max_wait_s if client is None else client), cfg.retry_after_s
 
     async def _decide(self, request: ChatCompletionRequest, objective_name: str | None, *,
                       request_id: str, policies: Sequence[CandidatePolicy], dry_run: bool,

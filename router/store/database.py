@@ -7,6 +7,7 @@ URLs: None → SQLite at the caller's default path; `sqlite:///abs/path` (or `sq
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -101,6 +102,14 @@ class Database:
     def describe(self) -> str:
         """Where the database is, without secrets (for logs and `stellwerk status`)."""
         return self._engine.describe()
+
+    def unavailable_errors(self) -> tuple[type[BaseException], ...]:
+        """The exceptions that mean "the database cannot be reached now" for this engine's driver."""
+        if self.kind == "postgresql":
+            import psycopg
+
+            return (StoreError, psycopg.OperationalError, psycopg.InterfaceError)
+        return (StoreError, sqlite3.OperationalError)
 
     @contextmanager
     def write(self) -> Iterator[Cursor]:

@@ -89,6 +89,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "tokens BIGINT NOT NULL)",
         "CREATE INDEX rate_window_tenant_at ON rate_window (tenant, at_us)",
     )),
+    Migration(7, "cluster-wide circuit breakers and spillover", (
+        "CREATE TABLE routing_state (kind TEXT NOT NULL, model TEXT NOT NULL, objective TEXT NOT NULL, "
+        "active INTEGER NOT NULL, since_us BIGINT NOT NULL, until_us BIGINT NOT NULL, "
+        "failures INTEGER NOT NULL, detail TEXT NOT NULL, origin TEXT NOT NULL, updated_us BIGINT NOT NULL, "
+        "PRIMARY KEY (kind, model, objective))",
+    )),
 )
 
 

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from router.store import Database, StoreError
+from router.store import Database
 from router.store.engine import Cursor
 from router.tenancy.config import Limits
 from serving.errors import RateLimited
@@ -135,7 +134,7 @@ class SharedRateLimiter(Limiter):
         self._db = db
         self._clock = clock
         self._fallback = fallback or RateLimiter(clock)
-        self._errors = _driver_errors(db)
+        self._errors = db.unavailable_errors()
         self._degraded = False
 
     def admit(self, tenant: str, limits: Limits, tokens: int) -> Admission:
@@ -196,11 +195,3 @@ class SharedRateLimiter(Limiter):
             logger.info("rate limits: the database answers again; limits hold cluster-wide")
         self._degraded = False
 
-
-def _driver_errors(db: Database) -> tuple[type[BaseException], ...]:
-    """The exceptions that mean "the database is unavailable" for `db`'s driver."""
-    if db.kind == "postgresql":
-        import psycopg
-
-        return (StoreError, psycopg.OperationalError, psycopg.InterfaceError)
-    return (StoreError, sqlite3.OperationalError)

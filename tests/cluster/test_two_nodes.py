@@ -3,8 +3,9 @@
 `stellwerk deploy` applies the rendered Serve config: the embedding model's pool lands on the worker
 node (the only one with the `worker_node` resource). Two routers attach with `stellwerk serve --attach`
 and serve traffic from the official SDK — embeddings through Ray to the worker node, chat to a fake
-remote provider; one router is killed with SIGKILL mid-traffic and the other keeps serving, and
-every chat answer a client received is in the shared ledger.
+remote provider; a provider that fails on one router opens its breaker on both (shared through their
+database); one router is killed with SIGKILL mid-traffic and the other keeps serving, and every chat
+answer a client received is in the shared ledger.
 
 Heavy (Ray nodes, a model replica, two routers): run under the machine's lock with `make test-cluster`.
 """
@@ -44,6 +45,7 @@ from tests.fake_providers.runner import serve_app
 
 EMBEDDING = "all-minilm-l6-v2"
 REMOTE = "openai/gpt-4o-mini"
+FAILING = "openai/gpt-4.1"  # pointed at the fake provider's "server-error" model: every call is a 500
 KEY_ENV = "STELLWERK_CLUSTER_FAKE_KEY"
 READY_TIMEOUT_S = 300.0
 
@@ -73,6 +75,8 @@ def fake_remote_catalogue(folder: Path, base_url: str) -> Path:
     for entry in raw["models"]:
         if entry["id"] == REMOTE:
             entry["remote"].update(base_url=base_url + "/v1", model="tool-model", api_key_env=KEY_ENV)
+        if entry["id"] == FAILING:
+            entry["remote"].update(base_url=base_url + "/v1", model="server-error", api_key_env=KEY_ENV)
     path = folder / "catalogue.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -159,6 +163,22 @@ def test_deploy_puts_the_pool_on_the_worker_node_and_a_second_deploy_changes_not
 
     assert again.returncode == 0, again.stderr[-3000:]
     assert worker_resource(cluster.nodes.address)["free"] == pytest.approx(0.99)  # same single replica
+
+
+def test_a_breaker_opened_by_one_router_is_open_on_the_other(cluster: Cluster) -> None:
+    """Router A sees the provider fail `failure_threshold` (3) times and opens its breaker; router B,
+    which never called it, reports it unhealthy too (`auto` skips it) once the shared state reaches it."""
+    a, b = cluster.routers
+    body = {"model": FAILING, "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(3):
+        assert httpx.post(a.url + "/v1/chat/completions", json=body, timeout=60).status_code >= 500
+
+    def unhealthy(router: Router) -> bool:
+        models = httpx.get(router.url + "/status", timeout=10).json()["routing"]["models"]
+        return models[FAILING]["unhealthy"] is not None
+
+    assert unhealthy(a)
+    wait_for(lambda: unhealthy(b), 60, "router B saw router A's open breaker")
 
 
 def test_two_attached_routers_serve_and_one_killed_leaves_the_other_serving(cluster: Cluster) -> None:
@@ -256,6 +276,88 @@ def test_every_replica_s_queue_reaches_the_handle_s_process(cluster: Cluster, ro
                           capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, 4, 2]
+
+
+SCALING_POOL = '''
+import json, sys, time
+import ray
+from ray import serve
+
+ray.init(address=sys.argv[1], log_to_driver=False)
+
+
+@serve.deployment(name=sys.argv[2], ray_actor_options={"num_cpus": 0, "resources": {"worker_node": 0.01}},
+                  autoscaling_config={"min_replicas": 0, "initial_replicas": 0, "max_replicas": 1,
+                                      "upscale_delay_s": 0, "downscale_delay_s": 600})
+class StartsSlowly:
+    """A chat pool that scales from zero, speaking the handle protocol of Stellwerk's chat replicas
+    (`chat_from_dict` streaming OpenAI chunks, `engine_stats`, `check_health`); no model behind it."""
+
+    def __init__(self):
+        time.sleep(5)  # a replica's start-up
+
+    async def chat_from_dict(self, body):
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": "from the pool"},
+                              "finish_reason": "stop"}]}
+        yield [json.dumps(chunk), "[DONE]"]
+
+    async def engine_stats(self):  # what serving.llm_server replies
+        return {"unfinished": 0.0, "running": 0.0, "waiting": 0.0, "kv_cache_usage": None, "ready": 1.0}
+
+    async def check_health(self):
+        return None
+
+
+serve.run(StartsSlowly.bind(), name=sys.argv[2], route_prefix=None)
+'''
+
+
+def test_a_local_only_request_waits_for_a_pool_scaling_from_zero(cluster: Cluster) -> None:
+    """A chat pool with no replica (min_replicas 0) and a router attached to it: a request that only
+    a local model may serve (`local-only`) is not refused at once; it wakes the pool, waits for the
+    replica Serve starts, and is answered by it."""
+    app = "llm-gemma-3-270m"
+    done = subprocess.run([sys.executable, "-c", SCALING_POOL, cluster.nodes.address, app],
+                          capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    router = start_router(cluster.catalogue, cluster.nodes.address, cluster.database,
+                          cluster.catalogue.parent / "router-scaling.log")
+    try:
+        wait_ready_or_not(router)
+        wait_for(lambda: "no ready replica" in str(httpx.get(router.url + "/status", timeout=10).json()
+                                                   ["engines"].get("gemma-3-270m")),
+                 60, "the router saw the pool with no replica")
+        body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        started = time.monotonic()
+        reply = httpx.post(router.url + "/v1/chat/completions", json=body, timeout=120,
+                           headers={"x-stellwerk-objective": "local-only", "x-stellwerk-max-wait": "90"})
+        print(f"local-only answered after {time.monotonic() - started:.0f} s (pool started from zero)")
+        assert reply.status_code == 200, reply.text + "\n" + router.log.read_text()[-4000:]
+        assert reply.headers["x-stellwerk-model"] == "gemma-3-270m"
+        assert reply.json()["choices"][0]["message"]["content"] == "from the pool"
+    finally:
+        router.proc.send_signal(signal.SIGTERM)
+        try:
+            router.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            router.proc.kill()
+        stop_session(router.proc.pid, grace_s=5)
+
+
+def wait_ready_or_not(router: Router) -> None:
+    """Until the router answers /health (its /ready is false while a pool has no replica)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if router.proc.poll() is not None:
+            pytest.fail(f"router exited with {router.proc.returncode}:\n{router.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(router.url + "/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"router not up after {READY_TIMEOUT_S:g} s:\n{router.log.read_text()[-3000:]}")
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
