@@ -102,7 +102,8 @@ class RayChatEngine:
                 raise
             raise _ray_failure(self.model_id, exc) from exc
         usage = raw.get("kv_cache_usage")
-        return EngineStats(running=int(raw.get("running", raw["unfinished"])),
+        running = raw["running"] if "running" in raw else raw["unfinished"]  # older replicas: unfinished
+        return EngineStats(running=int(running),
                            waiting=int(raw.get("waiting") or 0), replicas=self._replicas(self._app),
                            kv_cache_usage=None if usage is None else float(usage))
 
