@@ -67,7 +67,7 @@ def scripted_telemetry(seed: int = 0) -> Callable[[], TelemetrySnapshot]:
 
 
 class _Telemetry:
-    """What the routing factory reads of a `TelemetrySampler`: its `latest` snapshot, scripted here."""
+    """What the routing factory reads of a `TelemetrySampler` (`latest`, `current`, `sample`), scripted."""
 
     def __init__(self, snapshot: Callable[[], TelemetrySnapshot]) -> None:
         self._snapshot = snapshot
@@ -77,6 +77,9 @@ class _Telemetry:
         return self._snapshot()
 
     def current(self) -> TelemetrySnapshot:  # what a routing decision reads
+        return self._snapshot()
+
+    async def sample(self) -> TelemetrySnapshot:  # what a scale-up wait reads (never, in this benchmark)
         return self._snapshot()
 
 
