@@ -27,6 +27,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from router.memory import pin_mmap_threshold
+
 __all__ = ["DEFAULT_SERVER_LIMITS", "HeaderTimeoutProtocol", "ServerLimits", "run_server", "server_config"]
 
 logger = logging.getLogger(__name__)
@@ -125,5 +127,6 @@ def server_config(app: Any, host: str, port: int, limits: ServerLimits = DEFAULT
 
 
 def run_server(app: Any, host: str, port: int, limits: ServerLimits = DEFAULT_SERVER_LIMITS) -> None:
-    """Serve `app` until SIGINT/SIGTERM."""
+    """Serve `app` until SIGINT/SIGTERM (with glibc's mmap threshold fixed: `router.memory`)."""
+    pin_mmap_threshold()
     uvicorn.Server(server_config(app, host, port, limits)).run()
