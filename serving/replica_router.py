@@ -4,7 +4,7 @@ Inside one model's pool our router only picks the pool; Ray picks the replica:
 * `DictPrefixCacheRouter` (pools of several replicas): Ray's `PrefixCacheAffinityRouter` — requests
   sharing a prompt prefix go to the replica that has served it (vLLM's prefix cache hits) while the
   queues are balanced, power of two choices when not. It reads the prompt from a request argument's
-  `.messages`; Stellwerk calls `chat_from_dict` with a plain dict (so the router process never imports
+  `.messages`; Stellwerk calls `chat_deltas` with a plain dict (so the router process never imports
   vLLM), so this subclass also reads `messages` from a dict.
 * `PoolStatsRouter`: Serve's default power of two choices.
 Both copy each replica's routing stats (the engine's queue, from `record_routing_stats`) into

@@ -231,7 +231,7 @@ def test_two_attached_routers_serve_and_one_killed_leaves_the_other_serving(clus
 
 
 PROBE = '''
-import json, sys, time
+import sys, time
 import ray
 from ray import serve
 from ray.serve.config import RequestRouterConfig
@@ -279,7 +279,7 @@ def test_every_replica_s_queue_reaches_the_handle_s_process(cluster: Cluster, ro
 
 
 SCALING_POOL = '''
-import json, sys, time
+import sys, time
 import ray
 from ray import serve
 
@@ -291,16 +291,16 @@ ray.init(address=sys.argv[1], log_to_driver=False)
                                       "upscale_delay_s": 0, "downscale_delay_s": 600})
 class StartsSlowly:
     """A chat pool that scales from zero, speaking the handle protocol of Stellwerk's chat replicas
-    (`chat_from_dict` streaming OpenAI chunks, `engine_stats`, `check_health`); no model behind it."""
+    (`chat_deltas` streaming batches of typed deltas, `engine_stats`, `check_health`); no model
+    behind it."""
 
     def __init__(self):
         time.sleep(5)  # a replica's start-up
 
-    async def chat_from_dict(self, body):
-        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": "from the pool"},
-                              "finish_reason": "stop"}]}
-        yield [json.dumps(chunk), "[DONE]"]
+    async def chat_deltas(self, body, trace_headers=None):
+        from serving.engine import ChatChunk
+
+        yield [ChatChunk(text="from the pool", role="assistant", finish_reason="stop")]
 
     async def engine_stats(self):  # what serving.llm_server replies
         return {"unfinished": 0.0, "running": 0.0, "waiting": 0.0, "kv_cache_usage": None, "ready": 1.0}
