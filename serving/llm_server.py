@@ -30,7 +30,7 @@ from ray.llm._internal.serve.engines.vllm.vllm_engine import VLLMEngine
 from ray.serve.llm import LLMServer
 
 from serving.replica_stream import Delta, ReplicaError, deltas_of, error_of, paced_batches
-from serving.replica_tracing import replica_span
+from serving.replica_tracing import enable_engine_tracing, replica_span
 from serving.scheduler_stats import LatestSchedulerStats, attach_scheduler_stats, engine_stats_reply
 
 __all__ = ["StellwerkLLMServer", "StellwerkVLLMEngine"]
@@ -50,6 +50,7 @@ class StellwerkVLLMEngine(VLLMEngine):
         if vllm_config.device_config.device_type == "cpu" and parallel.world_size == 1:
             parallel.distributed_executor_backend = "uni"
             engine_args.distributed_executor_backend = "uni"
+        enable_engine_tracing(vllm_config.observability_config)
         return engine_args, frontend_args, vllm_config
 
     def _start_async_llm_engine(self, engine_args: Any, vllm_config: Any, placement_group: Any) -> Any:

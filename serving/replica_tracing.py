@@ -16,12 +16,14 @@ import functools
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-__all__ = ["ENDPOINT_ENV", "TRACE_HEADERS", "current_trace_headers", "replica_span", "replica_tracer"]
+__all__ = ["ENDPOINT_ENV", "TRACE_HEADERS", "current_trace_headers", "enable_engine_tracing", "replica_span",
+           "replica_tracer", "traces_url"]
 
 ENDPOINT_ENV = "STELLWERK_OTEL_ENDPOINT"
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -39,10 +41,25 @@ def replica_tracer() -> Tracer | None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    url = endpoint if endpoint.rstrip("/").endswith("/v1/traces") else endpoint.rstrip("/") + "/v1/traces"
     provider = TracerProvider(resource=Resource.create({"service.name": "stellwerk-replica"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint))))
     return provider.get_tracer("stellwerk.replica")
+
+
+def traces_url(endpoint: str) -> str:
+    """The OTLP/HTTP traces URL of a collector endpoint (`http://host:4318` or the full `/v1/traces`)."""
+    return endpoint if endpoint.rstrip("/").endswith("/v1/traces") else endpoint.rstrip("/") + "/v1/traces"
+
+
+def enable_engine_tracing(observability_config: Any) -> None:
+    """Turn on vLLM's own request spans (`llm_request`, a child of the context in `trace_headers`) in
+    this process's engine when it has an OTLP endpoint, exported over OTLP/HTTP like ours."""
+    endpoint = os.environ.get(ENDPOINT_ENV)
+    if not endpoint or observability_config.otlp_traces_endpoint is not None:
+        return
+    # vLLM's exporter speaks gRPC unless told otherwise; the endpoint is OTLP/HTTP.
+    os.environ.setdefault("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+    observability_config.otlp_traces_endpoint = traces_url(endpoint)
 
 
 @contextmanager

@@ -134,10 +134,12 @@ def test_one_trace_runs_from_the_router_through_the_handle_into_the_replica(stac
     assert reply.status_code == 200 and reply.text.rstrip().endswith("data: [DONE]")
 
     replica = f"stellwerk.replica chat {CHAT_MODEL}"
-    spans = _spans(stack.spans, trace_id, {"POST /v1/chat/completions", f"chat {CHAT_MODEL}", replica})
+    spans = _spans(stack.spans, trace_id,
+                   {"POST /v1/chat/completions", f"chat {CHAT_MODEL}", replica, "llm_request"})
     root, attempt = spans["POST /v1/chat/completions"], spans[f"chat {CHAT_MODEL}"]
     assert root["parent_span_id"] == caller_span
     assert attempt["parent_span_id"] == root["span_id"]
     assert spans[replica]["parent_span_id"] == attempt["span_id"]  # through the Serve handle
+    assert spans["llm_request"]["parent_span_id"] == spans[replica]["span_id"]  # vLLM's own span
     assert (root["service"], spans[replica]["service"]) == ("stellwerk-router", "stellwerk-replica")
     assert "hi" not in json.dumps(spans[replica])  # no prompt text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -63,6 +64,7 @@ def test_a_replica_killed_mid_stream_fails_cleanly_and_recovers(stack: Stack) ->
     if stack.pid is None:
         pytest.skip("an external stack: its processes are not ours to kill")
     pids = _replica_pids(stack.pid)
+    mark = _last_ledger_id(stack)
     events = [threading.Event() for _ in range(IN_FLIGHT)]
     with ThreadPoolExecutor(IN_FLIGHT + 1) as pool:
         streams = [pool.submit(_stream, stack.api, e) for e in events]
@@ -95,6 +97,37 @@ def test_a_replica_killed_mid_stream_fails_cleanly_and_recovers(stack: Stack) ->
         pytest.fail(f"{CHAT_MODEL} did not answer within {RECOVERY_BOUND_S} s of the kill: {outage}")
     assert reply.json()["choices"][0]["message"]["content"] is not None
     assert set(_replica_pids(stack.pid)).isdisjoint(pids)  # a new replica, not the old one
+
+    # Every request of this test is in the ledger once, with its true status: the cut streams as errors
+    # (not 200, not "client left"), `auto` and the recovered request as 200, each outage reply as sent.
+    statuses = _ledger_statuses_after(stack, mark, IN_FLIGHT + 1 + len(outage) + 1)
+    assert statuses.count(200) == 2, statuses
+    errors = sorted(s for s in statuses if s != 200)
+    for status in outage:
+        errors.remove(status)
+    assert len(errors) == IN_FLIGHT and all(500 <= s < 600 for s in errors), (statuses, outage)
+
+
+def _ledger_path(stack: Stack) -> str:
+    assert stack.database_url is not None and stack.database_url.startswith("sqlite:///")
+    return stack.database_url[len("sqlite:///"):]
+
+
+def _last_ledger_id(stack: Stack) -> int:
+    with sqlite3.connect(_ledger_path(stack)) as db:
+        return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM ledger").fetchone()[0])
+
+
+def _ledger_statuses_after(stack: Stack, mark: int, expected: int) -> list[int]:
+    deadline = time.monotonic() + 30  # refusals' rows are written without a waiter
+    while True:
+        with sqlite3.connect(_ledger_path(stack)) as db:
+            query = db.execute("SELECT status FROM ledger WHERE id > ? ORDER BY id", (mark,))
+            rows = [int(r[0]) for r in query]
+        if len(rows) >= expected or time.monotonic() > deadline:
+            assert len(rows) == expected, rows
+            return rows
+        time.sleep(0.2)
 
 
 def _error_of(reply: httpx.Response) -> dict[str, Any]:
