@@ -231,7 +231,7 @@ def test_two_attached_routers_serve_and_one_killed_leaves_the_other_serving(clus
 
 
 PROBE = '''
-import sys, time
+import json, sys, time
 import ray
 from ray import serve
 from ray.serve.config import RequestRouterConfig
