@@ -13,6 +13,7 @@ Heavy (two vLLM engines, ~2.5 min): run under the machine's lock with `make test
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -36,7 +37,8 @@ APP = "llm-gemma-3-270m"
 REPLICAS = 2
 # GiB of KV cache per replica: what two replicas on one 24 GiB node use (README, "Two Gemma replicas
 # on one node"). 0.5 GiB holds ~14,500 tokens of Gemma 3 270M in float32 (36 KiB per token).
-POOL_KV_CACHE_GIB = 0.5
+# (STELLWERK_TEST_POOL_KV_GIB measures another size; the README compares 0.5 with the shipped 2.)
+POOL_KV_CACHE_GIB = float(os.environ.get("STELLWERK_TEST_POOL_KV_GIB", "0.5"))
 MIN_RAM_GIB = 16.0
 REQUESTS = 12
 
@@ -70,12 +72,13 @@ def replica_pids(worker_session: int) -> list[int]:
             if _cmdline(pid).startswith(b"ray::") and f"ServeReplica:{APP}:".encode() in _cmdline(pid)]
 
 
-def kv_cache_reports(log_dir: Path, replica: int) -> list[str]:
-    """What the replica's vLLM said about its KV cache size (its output, which Ray keeps per worker)."""
-    lines = []
+def kv_cache_sizes(log_dir: Path, replica: int) -> list[float]:
+    """The KV cache sizes (GiB) the replica's vLLM reported (its output, which Ray keeps per worker)."""
+    sizes = []
     for log in sorted(log_dir.glob(f"worker-*-{replica}.*")):
-        lines += [line for line in log.read_text(errors="replace").splitlines() if "GiB for KV cache" in line]
-    return lines
+        sizes += [float(size) for size in re.findall(r"Explicitly set \(([\d.]+)/[\d.]+\) GiB for KV cache",
+                                                     log.read_text(errors="replace"))]
+    return sizes
 
 
 def session_log_dir(worker_session: int) -> Path:
@@ -144,9 +147,8 @@ def test_two_gemma_replicas_fit_on_the_worker_node_and_both_serve(tmp_path: Path
         assert len(replicas) == REPLICAS, "both replicas run on the worker node"
         log_dir = session_log_dir(worker)
         for pid in replicas:
-            said = kv_cache_reports(log_dir, pid)
-            print(f"replica {pid}: {said}")
-            assert said and all(f"Explicitly set ({POOL_KV_CACHE_GIB:g}/" in line for line in said), said
+            sizes = kv_cache_sizes(log_dir, pid)
+            assert sizes and all(size == POOL_KV_CACHE_GIB for size in sizes), sizes
         report_memory(replicas, "both replicas up")
 
         router = start_router(catalogue, nodes.address, tmp_path / "stellwerk.db", tmp_path / "router.log")
