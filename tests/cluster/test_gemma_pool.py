@@ -137,8 +137,8 @@ def test_two_gemma_replicas_fit_on_the_worker_node_and_both_serve(tmp_path: Path
     with two_node_cluster(tmp_path) as nodes:
         print(f"cluster up, no replicas: MemAvailable {mem_gib('MemAvailable'):.2f} GiB")
         done = subprocess.run(stellwerk(catalogue, "deploy", "--ray-address", nodes.address, "--models", CHAT,
-                                        "--node-resource", "worker_node", "--timeout", "300"),
-                              capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=360,
+                                        "--node-resource", "worker_node", "--timeout", "420"),
+                              capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=480,
                               check=False)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert f"{REPLICAS} running" in done.stdout.splitlines()[-2]
