@@ -25,7 +25,7 @@ test-unit: setup
 test-e2e: prepare
 	$(PY) -m pytest tests/e2e -q
 
-test-cluster: setup  ## a real two-node Ray cluster on this host: deploy, two routers, one killed (~2-3 min)
+test-cluster: prepare  ## a real two-node Ray cluster on this host: deploy, two routers, one killed, two Gemma replicas (~5-8 min)
 	$(PY) -m pytest tests/cluster -q
 
 test-packaging: setup  ## build the wheel + sdist, install the wheel into a throwaway venv, run it from outside

@@ -173,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     assert entry.engine is not None
-    env = dict(os.environ)
-    if entry.accelerator == "cpu":
-        env["VLLM_CPU_KVCACHE_SPACE"] = f"{entry.engine.kv_cache_gib or 2:g}"
+    # The KV cache size reaches both sides as vLLM's kv_cache_memory_bytes (engine_kwargs), not as
+    # VLLM_CPU_KVCACHE_SPACE, which takes whole GiB only and would override it.
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"}
     runs: dict[str, list[dict[str, StreamSummary]]] = {"direct": [], "stellwerk": []}
     cpu: dict[str, list[dict[str, CpuNote]]] = {"direct": [], "stellwerk": []}
     for rnd in range(args.rounds):

@@ -78,8 +78,12 @@ class EngineArgs(_Strict):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     max_model_len: int = Field(gt=0, description="Longest prompt + completion, in tokens.")
     enforce_eager: bool = False
-    kv_cache_gib: float | None = Field(default=None, gt=0,
-                                       description="CPU KV cache in GiB (VLLM_CPU_KVCACHE_SPACE).")
+    kv_cache_gib: float | None = Field(
+        default=None, gt=0,
+        description="KV cache of each replica in GiB (vLLM's kv_cache_memory_bytes; on CPU it takes the "
+                    "place of VLLM_CPU_KVCACHE_SPACE and allows fractions). Every replica allocates it in "
+                    "full: size it for the replicas a node holds (README: \"Two Gemma replicas on one "
+                    "node\").")
     gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
     tensor_parallel_size: int = Field(default=1, ge=1)
     tool_call_parser: str | None = Field(

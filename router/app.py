@@ -81,6 +81,8 @@ def create_app(
     observe(metrics, registry, routing_service, tenancy_service)
     # Breakers and spillover shared with every router on the same database (router.routing.shared_state).
     shared_routing = SharedRoutingState(tenancy_service.db, routing_service.health, routing_service.spillover)
+    metrics.watch_shared_state(lambda: [h for h in (shared_routing.sync_health,
+                                                    tenancy_service.limiter.sync_health) if h is not None])
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

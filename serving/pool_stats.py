@@ -34,6 +34,11 @@ class PoolStats:
         with self._lock:
             self._pools[deployment] = {r: dict(s) for r, s in replicas.items()}
 
+    def replicas(self, deployment: str) -> dict[str, dict[str, Any]]:
+        """The latest routing stats of each of the deployment's replicas, by replica id."""
+        with self._lock:
+            return {r: dict(s) for r, s in self._pools.get(deployment, {}).items()}
+
     def totals(self, deployment: str) -> EngineStats | None:
         """The pool's queue summed over replicas that reported (None before any did)."""
         with self._lock:

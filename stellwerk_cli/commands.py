@@ -115,6 +115,7 @@ def _print_status(body: dict[str, Any]) -> None:
         print(f"  {model_id:36} {_queue_line(load)}")
     _print_routing(body.get("routing") or {})
     _print_tenancy(body.get("tenancy") or {})
+    _print_shared_state(body.get("shared_state") or {})
     gpus = body.get("gpus") or []
     print("gpus:" + ("" if gpus else " none (NVML not available on this machine)"))
     for g in gpus:
@@ -136,6 +137,22 @@ def _print_routing(routing: dict[str, Any]) -> None:
         unhealthy = f", UNHEALTHY: {m['unhealthy']}" if m.get("unhealthy") else ""
         print(f"  {model_id:36} {queued}TTFT ~ {m['ttft_base_s']:.2f} s + {m['ttft_per_request_s']:.2f} s "
               f"per queued ({m['ttft_samples']} measured){unhealthy}")
+
+
+def _print_shared_state(shared: dict[str, Any]) -> None:
+    """One line per part of the cluster-wide state: shared, or what the router does without it."""
+    parts = {name: part for name, part in shared.items() if isinstance(part, dict)}
+    if parts:
+        print("shared state (database):")
+    for name, part in sorted(parts.items()):
+        age = part.get("last_sync_age_s")
+        since = "" if age is None else f", last sync {age:.1f} s ago"
+        if part.get("reachable") is False:
+            print(f"  {name:36} UNREACHABLE ({part.get('last_error')}){since}: "
+                  f"{part.get('while_unreachable')}")
+        else:
+            state = "shared" if part.get("reachable") else "not used yet"
+            print(f"  {name:36} {state}{since}")
 
 
 def _print_tenancy(tenancy: dict[str, Any]) -> None:

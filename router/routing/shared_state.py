@@ -34,13 +34,17 @@ from router.routing.health import BreakerEvent, HealthTracker
 from router.routing.spillover import SpillEvent, SpilloverState
 from router.store.database import Database
 from router.store.routing_state import RoutingStateRow, RoutingStateStore
+from router.store.sync_health import SyncHealth
 
-__all__ = ["DEFAULT_SYNC_INTERVAL_S", "SharedRoutingState"]
+__all__ = ["DEFAULT_SYNC_INTERVAL_S", "WHILE_UNREACHABLE", "SharedRoutingState"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SYNC_INTERVAL_S = 1.0
 _US = 1_000_000
+# What routing does while the database cannot be reached (`/status`, README "Failure modes").
+WHILE_UNREACHABLE = ("breakers and spillover hold per router (each router's own); this router's "
+                     "transitions are written when the database answers again")
 
 
 class SharedRoutingState:
@@ -62,7 +66,8 @@ class SharedRoutingState:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
-        self._degraded = False
+        # Whether the database answered the last round, and when one last worked (`/status`).
+        self.sync_health = SyncHealth("routing_state", WHILE_UNREACHABLE, wall=wall)
         health.listen(self._breaker_changed)
         spillover.listen(self._spill_changed)
 
@@ -159,15 +164,13 @@ class SharedRoutingState:
                                              row.since_us / _US))
 
     def _degrade(self, exc: BaseException) -> None:
-        if not self._degraded:
+        if self.sync_health.failed(exc):
             logger.warning("routing state: the database is unreachable (%s: %s); breakers and spillover "
                            "hold per router until it answers again", type(exc).__name__, exc)
-        self._degraded = True
 
     def _recover(self) -> None:
-        if self._degraded:
+        if self.sync_health.succeeded():
             logger.info("routing state: the database answers again; breakers and spillover are shared")
-        self._degraded = False
 
 
 def _us(seconds: float) -> int:

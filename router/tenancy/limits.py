@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from router.store import Database
 from router.store.backend import Cursor
+from router.store.sync_health import SyncHealth
 from router.tenancy.config import Limits
 from serving.errors import RateLimited
 
@@ -35,6 +36,9 @@ __all__ = ["Admission", "Limiter", "RateLimiter", "SharedRateLimiter"]
 logger = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
+# What limits do while the database cannot be reached (`/status`, README "Failure modes").
+WHILE_UNREACHABLE = ("limits hold per router (each router's own window) until the database answers "
+                     "again; requests are not refused for it")
 
 
 @dataclass
@@ -60,6 +64,9 @@ class _Window:
 
 class Limiter:
     """What the tenancy service needs of a rate limiter."""
+
+    # Reachability of the shared window (`/status`); None for a limiter that shares nothing.
+    sync_health: SyncHealth | None = None
 
     def admit(self, tenant: str, limits: Limits, tokens: int) -> Admission:
         """Count the request, or raise `RateLimited` (429) saying which limit and when to retry."""
@@ -135,7 +142,7 @@ class SharedRateLimiter(Limiter):
         self._clock = clock
         self._fallback = fallback or RateLimiter(clock)
         self._errors = db.unavailable_errors()
-        self._degraded = False
+        self.sync_health = SyncHealth("rate_limits", WHILE_UNREACHABLE, wall=clock)
 
     def admit(self, tenant: str, limits: Limits, tokens: int) -> Admission:
         now = self._clock()
@@ -161,6 +168,8 @@ class SharedRateLimiter(Limiter):
                 cur.execute("UPDATE rate_window SET tokens = ? WHERE id = ?", (tokens, admission.row_id))
         except self._errors as exc:
             self._degrade(exc)
+            return
+        self._recover()
 
     def _admit(self, tenant: str, limits: Limits, tokens: int, now: float
                ) -> tuple[RateLimited | None, int | None]:
@@ -185,13 +194,10 @@ class SharedRateLimiter(Limiter):
             cur.fetchall("SELECT pg_advisory_xact_lock(hashtext(?))", ("stellwerk-rate:" + tenant,))
 
     def _degrade(self, exc: BaseException) -> None:
-        if not self._degraded:
+        if self.sync_health is not None and self.sync_health.failed(exc):
             logger.warning("rate limits: the database is unreachable (%s: %s); limits hold per router "
                            "until it answers again", type(exc).__name__, exc)
-        self._degraded = True
 
     def _recover(self) -> None:
-        if self._degraded:
+        if self.sync_health is not None and self.sync_health.succeeded():
             logger.info("rate limits: the database answers again; limits hold cluster-wide")
-        self._degraded = False
-

@@ -27,3 +27,18 @@ def test_status_prints_each_engines_queue(capsys: pytest.CaptureFixture[str]) ->
     assert "1 running, 2 waiting, KV cache 25%, 1 replicas" in out
     assert "0 running, 0 waiting, KV cache ?, 2 replicas" in out
     assert "openai/gpt-4o-mini                   unknown (down)" in out
+
+
+def test_status_prints_whether_the_shared_state_reaches_the_database(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _print_status({"ready": True, "models": {}, "gpus": [], "engines": {}, "shared_state": {
+        "reachable": False,
+        "routing_state": {"reachable": False, "last_sync_age_s": 12.4, "last_error": "StoreError: closed",
+                          "while_unreachable": "breakers and spillover hold per router"},
+        "rate_limits": {"reachable": None, "last_sync_age_s": None, "last_error": None,
+                        "while_unreachable": "limits hold per router"}}})
+
+    out = capsys.readouterr().out
+    assert ("routing_state                        UNREACHABLE (StoreError: closed), last sync 12.4 s ago: "
+            "breakers and spillover hold per router") in out
+    assert "rate_limits                          not used yet" in out

