@@ -28,8 +28,8 @@ from router.run_events import RunError
 from serving.errors import InternalError, StellwerkError
 
 __all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "JSON_EVENTS", "SseResponse",
-           "StreamFormat", "named_sse_event", "openai_error_body", "openai_error_frames", "sse_event",
-           "sse_stream"]
+           "StreamFormat", "compact_json", "named_sse_event", "openai_error_body", "openai_error_frames",
+           "sse_event", "sse_stream"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,15 @@ DEFAULT_STREAM_DEADLINE_S = 900.0
 DEFAULT_WRITE_TIMEOUT_S = 30.0
 
 _INTERNAL = InternalError("internal error in the Stellwerk router; see its log")
+# The JSON of every event, compact and in UTF-8 (what formatters that splice JSON text must use too).
+# NOTE: one encoder for all: `json.dumps` with any non-default option builds a new one per call.
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 E = TypeVar("E")
 E_contra = TypeVar("E_contra", contravariant=True)
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + compact_json(payload).encode() + b"\n\n"
 
 
 def named_sse_event(name: str, payload: dict[str, Any]) -> bytes:

@@ -10,7 +10,7 @@ from typing import Any
 from router.anthropic.translate import STOP_REASONS
 from router.http import anthropic_error_type
 from router.run_events import Delta, RunDone, RunError, RunEvent, RunStarted
-from router.sse import named_sse_event
+from router.sse import compact_json, named_sse_event
 from serving.engine import Usage
 
 __all__ = ["AnthropicFormat", "anthropic_usage", "message_id", "to_anthropic_message"]
@@ -77,6 +77,7 @@ class AnthropicFormat:
         self._id = msg_id
         self._index = -1  # the open (or last) content block's index
         self._open: str | None = None  # "thinking", "text" or "tool:<OpenAI tool-call index>"
+        self._text_head = ""  # the open text block's text_delta event up to its text (hot path)
 
     def frames(self, event: RunEvent) -> bytes:
         if isinstance(event, Delta):
@@ -109,8 +110,11 @@ class AnthropicFormat:
             out += self._switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
             out += self._block_delta({"type": "thinking_delta", "thinking": delta.reasoning})
         if delta.text:
-            out += self._switch("text", {"type": "text", "text": ""})
-            out += self._block_delta({"type": "text_delta", "text": delta.text})
+            if self._open != "text":
+                out += self._switch("text", {"type": "text", "text": ""})
+                self._text_head = ('event: content_block_delta\ndata: {"type":"content_block_delta",'
+                                   f'"index":{self._index},"delta":{{"type":"text_delta","text":')
+            out += (self._text_head + compact_json(delta.text) + "}}\n\n").encode()
         for call in delta.tool_calls:
             kind = f"tool:{call.index}"
             if call.id:

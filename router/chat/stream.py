@@ -7,17 +7,16 @@ chunk object writes, with `router.sse`'s separators).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from router.chat.service import usage_body
 from router.run_events import Delta, RunDone, RunError, RunEvent, RunStarted
-from router.sse import DONE, openai_error_body, sse_event
+from router.sse import DONE, compact_json, openai_error_body, sse_event
 from serving.engine import ToolCallDelta
 
 __all__ = ["OpenAIChatFormat", "openai_delta"]
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = compact_json
 _ROLE = '[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}'
 
 
