@@ -10,12 +10,13 @@ import pytest
 
 from router.anthropic.stream import AnthropicFormat
 from router.chat.stream import OpenAIChatFormat
+from router.errors import LedgerUnavailable
 from router.responses.schemas import ResponsesRequest
 from router.responses.stream import ResponseBuilder, ResponsesFormat
 from router.run_events import Delta, RunDone, RunError, RunEvent, RunStarted
 from router.sse import DONE, sse_event, sse_stream
 from serving.engine import ToolCallDelta, Usage
-from serving.errors import EngineFailed, LedgerUnavailable, RateLimited, StellwerkError
+from serving.errors import EngineFailed, RateLimited, StellwerkError
 from tests.unit.test_stream_errors_by_dialect import named_events
 
 START = RunStarted("chatcmpl-abc", 1_700_000_000, "gemma-3-270m")
