@@ -28,8 +28,8 @@ from router.run_events import RunError
 from serving.errors import InternalError, StellwerkError
 
 __all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "JSON_EVENTS", "SseResponse",
-           "StreamFormat", "compact_json", "named_sse_event", "openai_error_body", "openai_error_frames",
-           "sse_event", "sse_stream"]
+           "StreamFormat", "compact_json", "named_sse_event", "openai_error_body", "sse_event",
+           "sse_stream"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +59,6 @@ def named_sse_event(name: str, payload: dict[str, Any]) -> bytes:
 def openai_error_body(error: RunError) -> dict[str, Any]:
     """OpenAI's error object (as `serving.errors.error_body` writes it for a response)."""
     return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
-
-
-def openai_error_frames(error: RunError) -> bytes:
-    """How an OpenAI stream ends with an error: one error event, then `[DONE]`."""
-    return sse_event(openai_error_body(error)) + DONE
 
 
 class StreamFormat(Protocol[E_contra]):
