@@ -16,10 +16,12 @@ __all__ = ["anthropic_error_type", "endpoint_of", "error_response", "install_err
 
 logger = logging.getLogger(__name__)
 
+# Anthropic's documented error types by status (its errors page and its SDKs' `ErrorType`: a gateway
+# timeout is `timeout_error`); used for error responses and for errors in the middle of a stream alike.
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
     404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error",
-    529: "overloaded_error"}
+    504: "timeout_error", 529: "overloaded_error"}
 _ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/messages": "messages", "/v1/embeddings": "embeddings",
               "/v1/route": "route"}
 

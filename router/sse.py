@@ -1,9 +1,15 @@
-"""The one place that frames server-sent events: OpenAI streams end with `data: [DONE]`; Anthropic-style
-named-event streams end with their own `message_stop` event. `SseResponse` sends them with a deadline
-for the whole answer that also covers writing to the client, and always settles the answer's run.
+"""The one place that frames server-sent events, and the loop that sends a dialect's stream.
 
-Encoding happens inside the error handling: an event that cannot be encoded (a bug: engine text is
-cleaned in `router.chat.text`) becomes one error event and the stream still ends properly.
+A dialect's formatter (`StreamFormat`: `router/chat/stream.py` for OpenAI chat chunks,
+`router/anthropic/stream.py` for Anthropic's Messages events, `router/responses/stream.py` for the
+Responses API) turns each typed run event (`router.run_events`) into its frames; `sse_stream` runs it
+and ends the stream as the dialect does (OpenAI streams with `data: [DONE]`; Anthropic-style named-event
+streams with their own last event). `SseResponse` sends the frames with a deadline for the whole answer
+that also covers writing to the client, and always settles the answer's run.
+
+Formatting happens inside the error handling: an event that cannot be encoded (a bug: engine text is
+cleaned in `router.chat.text`), or an error raised while the events are made (e.g. the ledger cannot
+record the answer), becomes one error event in the stream's own dialect and the stream still ends properly.
 """
 
 from __future__ import annotations
@@ -13,15 +19,17 @@ import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from serving.errors import InternalError, StellwerkError, error_body
+from router.run_events import RunError
+from serving.errors import InternalError, StellwerkError
 
-__all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "SseResponse",
-           "anthropic_error_frames", "named_sse_stream", "openai_error_frames", "sse_event", "sse_stream"]
+__all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "JSON_EVENTS", "SseResponse",
+           "StreamFormat", "compact_json", "named_sse_event", "openai_error_body", "sse_event",
+           "sse_stream"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,62 +40,91 @@ DEFAULT_STREAM_DEADLINE_S = 900.0
 DEFAULT_WRITE_TIMEOUT_S = 30.0
 
 _INTERNAL = InternalError("internal error in the Stellwerk router; see its log")
+# The JSON of every event, compact and in UTF-8 (what formatters that splice JSON text must use too).
+# NOTE: one encoder for all: `json.dumps` with any non-default option builds a new one per call.
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+E = TypeVar("E")
+E_contra = TypeVar("E_contra", contravariant=True)
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + compact_json(payload).encode() + b"\n\n"
 
 
-async def sse_stream(events: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]:
-    """Frame each event, then the terminating `[DONE]` (also after an error event)."""
+def named_sse_event(name: str, payload: dict[str, Any]) -> bytes:
+    """A typed event (`event: NAME` + `data: JSON`), as Anthropic's and the Responses API's streams send."""
+    return b"event: " + name.encode() + b"\n" + sse_event(payload)
+
+
+def openai_error_body(error: RunError) -> dict[str, Any]:
+    """OpenAI's error object (as `serving.errors.error_body` writes it for a response)."""
+    return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+
+
+class StreamFormat(Protocol[E_contra]):
+    """One dialect's wire format for a stream: `frames` for each event (b"" for none), `failure` for an
+    error raised while the events were made or the deadline that ended them, `end` after everything
+    (b"" for nothing). An instance serves one stream (it may keep state, e.g. open content blocks)."""
+
+    def frames(self, event: E_contra) -> bytes: ...
+
+    def failure(self, error: RunError) -> bytes: ...
+
+    def end(self) -> bytes: ...
+
+
+class _JsonEvents:
+    """Events that are already OpenAI-shaped JSON objects: each as one `data:` frame, then `[DONE]`."""
+
+    def frames(self, event: dict[str, Any]) -> bytes:
+        return sse_event(event)
+
+    def failure(self, error: RunError) -> bytes:
+        return sse_event(openai_error_body(error))
+
+    def end(self) -> bytes:
+        return DONE
+
+
+JSON_EVENTS: StreamFormat[dict[str, Any]] = _JsonEvents()
+
+
+@overload
+def sse_stream(events: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]: ...
+
+
+@overload
+def sse_stream(events: AsyncGenerator[E, None], fmt: StreamFormat[E]) -> AsyncGenerator[bytes, None]: ...
+
+
+async def sse_stream(events: AsyncGenerator[Any, None],
+                     fmt: StreamFormat[Any] = JSON_EVENTS) -> AsyncGenerator[bytes, None]:
+    """Each event's frames in `fmt`'s dialect, then its end (also after an error)."""
     async with aclosing(events):
         try:
             async for event in events:
-                yield sse_event(event)
+                data = fmt.frames(event)
+                if data:
+                    yield data
         except StellwerkError as exc:  # e.g. the ledger could not record the answer
-            yield sse_event(error_body(exc))
-        except Exception:  # our bug (e.g. an event that cannot be encoded): one error event, then [DONE]
+            yield fmt.failure(RunError.of(exc))
+        except Exception:  # our bug (e.g. an event that cannot be encoded): one error event, then the end
             logger.exception("an SSE event could not be produced")
-            yield sse_event(error_body(_INTERNAL))
-    yield DONE
-
-
-async def named_sse_stream(
-        events: AsyncGenerator[tuple[str, dict[str, Any]], None]) -> AsyncGenerator[bytes, None]:
-    """Frame typed events (`event: NAME` + `data: JSON`), as Anthropic streams: no `[DONE]`."""
-    async with aclosing(events):
-        try:
-            async for name, payload in events:
-                yield f"event: {name}\n".encode() + sse_event(payload)
-        except StellwerkError as exc:
-            yield b"event: error\n" + sse_event(
-                {"type": "error", "error": {"type": "api_error", "message": exc.message}})
-        except Exception:
-            logger.exception("an SSE event could not be produced")
-            yield b"event: error\n" + sse_event(
-                {"type": "error", "error": {"type": "api_error", "message": _INTERNAL.message}})
-
-
-def openai_error_frames(error: StellwerkError) -> bytes:
-    """How an OpenAI stream ends with an error: one error event, then `[DONE]`."""
-    return sse_event(error_body(error)) + DONE
-
-
-def anthropic_error_frames(error: StellwerkError) -> bytes:
-    """How an Anthropic stream ends with an error: one `error` event."""
-    body = {"type": "error", "error": {"type": "api_error", "message": error.message}}
-    return b"event: error\n" + sse_event(body)
+            yield fmt.failure(RunError.of(_INTERNAL))
+    end = fmt.end()
+    if end:
+        yield end
 
 
 class SseResponse(StreamingResponse):
     """A `text/event-stream` response that ends within `deadline_s` in all and gives up on a client
     that does not take a write within `write_timeout_s`; `on_deadline` runs first when the deadline
-    ended it, `on_close` runs last, however it ended."""
+    ended it, then the stream ends with `deadline_frames()`; `on_close` runs last, however it ended."""
 
     def __init__(self, content: AsyncGenerator[bytes, None], *, headers: Mapping[str, str],
                  on_close: Callable[[], Awaitable[None]],
                  on_deadline: Callable[[], None] = lambda: None,
-                 deadline_frames: bytes = b"",
+                 deadline_frames: Callable[[], bytes] = bytes,
                  deadline_s: float = DEFAULT_STREAM_DEADLINE_S,
                  write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S) -> None:
         super().__init__(content, media_type="text/event-stream",
@@ -139,7 +176,7 @@ class SseResponse(StreamingResponse):
             else:
                 logger.warning("stream ended: over its deadline of %g s", self._deadline_s)
                 self._on_deadline()
-                await self._end_with(send, self._deadline_frames)
+                await self._end_with(send, self._deadline_frames())
         finally:
             self._settling = True
             # NOTE: closing the iterator here (not at garbage collection) runs the engine's and the

@@ -6,13 +6,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from router.anthropic.schemas import MessagesRequest
-from router.anthropic.stream import message_id, to_anthropic_events, to_anthropic_message
+from router.anthropic.stream import AnthropicFormat, message_id, to_anthropic_message
 from router.anthropic.translate import to_openai_request
 from router.chat.accounted import open_accounted, open_streamed, streamed_response
 from router.cost import cost_headers
 from router.http import validation_error
 from router.schemas import ChatCompletionRequest
-from router.sse import named_sse_stream
 from router.tenancy.http import Caller
 
 __all__ = ["router"]
@@ -24,8 +23,6 @@ _ENDPOINT = "messages"
 @router.post("/v1/messages", response_model=None)
 async def create_message(body: MessagesRequest, request: Request, ctx: Caller) -> Response:
     openai_body = to_openai_request(body)
-    if body.stream:
-        openai_body["stream_options"] = {"include_usage": True}
     try:
         chat_request = ChatCompletionRequest.model_validate(openai_body)
     except ValueError as exc:  # pydantic.ValidationError: the translated request is invalid
@@ -33,10 +30,10 @@ async def create_message(body: MessagesRequest, request: Request, ctx: Caller) -
     msg_id = message_id()
     if body.stream:
         opened = await open_streamed(request, ctx, chat_request, _ENDPOINT)
-        events = to_anthropic_events(opened.run.stream_events(), opened.run.model_id, msg_id)
-        return streamed_response(request, opened, named_sse_stream(opened.stream(events)), opened.headers,
-                                 anthropic=True)
+        return streamed_response(request, opened, opened.run.stream_events(), AnthropicFormat(msg_id),
+                                 opened.headers)
     opened = await open_accounted(request, ctx, chat_request, _ENDPOINT)
     completion = await opened.complete()
-    message = {**to_anthropic_message(completion, msg_id), "stellwerk": completion["stellwerk"]}
+    message = to_anthropic_message(completion, msg_id, opened.run.usage)
+    message["stellwerk"] = completion["stellwerk"]
     return JSONResponse(message, headers={**opened.headers, **cost_headers(opened.run)})

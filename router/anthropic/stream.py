@@ -1,30 +1,27 @@
-"""Turn OpenAI-format answers (what `ChatRun` produces) into Anthropic Messages answers and events."""
+"""Anthropic Messages answers: the stream's formatter (`AnthropicFormat`, from the chat service's typed
+run events) and the whole `message` (from an OpenAI `chat.completion`)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Any
 
 from router.anthropic.translate import STOP_REASONS
+from router.http import anthropic_error_type
+from router.run_events import Delta, RunDone, RunError, RunEvent, RunStarted
+from router.sse import compact_json, named_sse_event
+from serving.engine import Usage
 
-__all__ = ["anthropic_usage", "to_anthropic_events", "to_anthropic_message"]
-
-# Our error types (OpenAI's words) as Anthropic names them, for errors in the middle of a stream.
-_STREAM_ERROR_TYPES = {"invalid_request_error": "invalid_request_error",
-                       "rate_limit_error": "rate_limit_error", "insufficient_quota": "rate_limit_error",
-                       "service_unavailable": "overloaded_error",
-                       "authentication_error": "authentication_error", "permission_error": "permission_error"}
+__all__ = ["AnthropicFormat", "anthropic_usage", "message_id", "to_anthropic_message"]
 
 
 def message_id() -> str:
     return f"msg_{uuid.uuid4().hex[:24]}"
 
 
-def to_anthropic_message(completion: dict[str, Any], msg_id: str) -> dict[str, Any]:
-    """An Anthropic `message` from an OpenAI `chat.completion`."""
+def to_anthropic_message(completion: dict[str, Any], msg_id: str, usage: Usage | None) -> dict[str, Any]:
+    """An Anthropic `message` from an OpenAI `chat.completion` and the run's usage."""
     choice = completion["choices"][0]
     message = choice["message"]
     content: list[dict[str, Any]] = []
@@ -35,7 +32,6 @@ def to_anthropic_message(completion: dict[str, Any], msg_id: str) -> dict[str, A
     for call in message.get("tool_calls") or []:
         content.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
                         "input": _json_object(call["function"]["arguments"]), **_extra(call)})
-    usage = completion.get("usage") or {}
     return {
         "id": msg_id, "type": "message", "role": "assistant", "model": completion["model"],
         "content": content, "stop_reason": STOP_REASONS.get(choice.get("finish_reason"), "end_turn"),
@@ -44,16 +40,17 @@ def to_anthropic_message(completion: dict[str, Any], msg_id: str) -> dict[str, A
     }
 
 
-def anthropic_usage(usage: dict[str, Any]) -> dict[str, Any]:
-    """Anthropic's usage from OpenAI's: `input_tokens` there excludes cache reads and writes."""
-    details = usage.get("prompt_tokens_details") or {}
-    cached, written = int(details.get("cached_tokens") or 0), int(details.get("cache_write_tokens") or 0)
-    out: dict[str, Any] = {"input_tokens": max(0, int(usage.get("prompt_tokens", 0)) - cached - written),
-                           "cache_creation_input_tokens": written, "cache_read_input_tokens": cached,
-                           "output_tokens": usage.get("completion_tokens", 0)}
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
-    if reasoning:
-        out["output_tokens_details"] = {"thinking_tokens": reasoning}
+def anthropic_usage(u: Usage | None) -> dict[str, Any]:
+    """Anthropic's usage from ours: `input_tokens` there excludes cache reads and writes."""
+    if u is None:
+        return {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                "output_tokens": 0}
+    out: dict[str, Any] = {
+        "input_tokens": max(0, u.prompt_tokens - u.cached_tokens - u.cache_write_tokens),
+        "cache_creation_input_tokens": u.cache_write_tokens, "cache_read_input_tokens": u.cached_tokens,
+        "output_tokens": u.completion_tokens}
+    if u.reasoning_tokens:
+        out["output_tokens_details"] = {"thinking_tokens": u.reasoning_tokens}
     return out
 
 
@@ -71,81 +68,78 @@ def _json_object(arguments: str) -> Any:
         return {"_raw": arguments}
 
 
-class _Blocks:
-    """Tracks the open content block while OpenAI deltas arrive."""
+class AnthropicFormat:
+    """Anthropic's named stream events: `message_start`, content blocks (thinking, text, tool_use) with
+    their deltas, then `message_delta` (stop reason, usage) and `message_stop`; an error mid-answer
+    closes the open block and is one `error` event with Anthropic's type for its status."""
 
-    def __init__(self) -> None:
-        self.index = -1
-        self.open: str | None = None  # "text" or "tool:<openai index>"
+    def __init__(self, msg_id: str) -> None:
+        self._id = msg_id
+        self._index = -1  # the open (or last) content block's index
+        self._open: str | None = None  # "thinking", "text" or "tool:<OpenAI tool-call index>"
+        self._text_head = ""  # the open text block's text_delta event up to its text (hot path)
 
-    def switch(self, kind: str, start_block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        if self.open == kind:
-            return []
-        events = self.close()
-        self.index += 1
-        self.open = kind
-        events.append(("content_block_start", {"type": "content_block_start", "index": self.index,
-                                               "content_block": start_block}))
-        return events
+    def frames(self, event: RunEvent) -> bytes:
+        if isinstance(event, Delta):
+            return self._delta(event)
+        if isinstance(event, RunStarted):
+            return named_sse_event("message_start", {"type": "message_start", "message": {
+                "id": self._id, "type": "message", "role": "assistant", "model": event.model,
+                "content": [], "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": 0, "output_tokens": 0}}})
+        if isinstance(event, RunDone):
+            stop_reason = STOP_REASONS.get(event.finish_reason or "", "end_turn")
+            stop = {"stop_reason": stop_reason, "stop_sequence": None}
+            return (self._close()
+                    + named_sse_event("message_delta", {"type": "message_delta", "delta": stop,
+                                                        "usage": anthropic_usage(event.usage)})
+                    + named_sse_event("message_stop", {"type": "message_stop"}))
+        return self.failure(event)
 
-    def close(self) -> list[tuple[str, dict[str, Any]]]:
-        if self.open is None:
-            return []
-        self.open = None
-        return [("content_block_stop", {"type": "content_block_stop", "index": self.index})]
+    def failure(self, error: RunError) -> bytes:
+        kind = anthropic_error_type(error.status)
+        body = {"type": "error", "error": {"type": kind, "message": error.message}}
+        return self._close() + named_sse_event("error", body)
 
+    def end(self) -> bytes:
+        return b""
 
-async def to_anthropic_events(openai_events: AsyncGenerator[dict[str, Any], None], model: str,
-                              msg_id: str) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
-    """Anthropic's typed stream events from OpenAI `chat.completion.chunk` objects."""
-    yield "message_start", {"type": "message_start", "message": {
-        "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}}
-    blocks = _Blocks()
-    stop_reason, usage = "end_turn", dict[str, Any]()
-    async with aclosing(openai_events):
-        async for event in openai_events:
-            if "error" in event:
-                for item in blocks.close():
-                    yield item
-                err = event["error"]
-                kind = _STREAM_ERROR_TYPES.get(err.get("type"), "api_error")
-                yield "error", {"type": "error", "error": {"type": kind, "message": err.get("message")}}
-                return
-            for choice in event.get("choices") or []:
-                for item in _delta_events(choice.get("delta") or {}, blocks):
-                    yield item
-                if choice.get("finish_reason"):
-                    stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
-            usage = event.get("usage") or usage
-    for item in blocks.close():
-        yield item
-    yield "message_delta", {"type": "message_delta",
-                            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                            "usage": anthropic_usage(usage)}
-    yield "message_stop", {"type": "message_stop"}
+    def _delta(self, delta: Delta) -> bytes:
+        out = b""
+        if delta.reasoning:
+            out += self._switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
+            out += self._block_delta({"type": "thinking_delta", "thinking": delta.reasoning})
+        if delta.text:
+            if self._open != "text":
+                out += self._switch("text", {"type": "text", "text": ""})
+                self._text_head = ('event: content_block_delta\ndata: {"type":"content_block_delta",'
+                                   f'"index":{self._index},"delta":{{"type":"text_delta","text":')
+            out += (self._text_head + compact_json(delta.text) + "}}\n\n").encode()
+        for call in delta.tool_calls:
+            kind = f"tool:{call.index}"
+            if call.id:
+                extra = {"extra_content": dict(call.extra)} if call.extra else {}
+                out += self._switch(kind, {"type": "tool_use", "id": call.id, "name": call.name or "",
+                                           "input": {}, **extra})
+            if call.arguments and self._open == kind:
+                out += self._block_delta({"type": "input_json_delta", "partial_json": call.arguments})
+        return out
 
+    def _block_delta(self, delta: dict[str, Any]) -> bytes:
+        return named_sse_event("content_block_delta",
+                               {"type": "content_block_delta", "index": self._index, "delta": delta})
 
-def _delta_events(delta: dict[str, Any], blocks: _Blocks) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    if delta.get("reasoning_content"):
-        events += blocks.switch("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-        events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
-                                               "delta": {"type": "thinking_delta",
-                                                         "thinking": delta["reasoning_content"]}}))
-    if delta.get("content"):
-        events += blocks.switch("text", {"type": "text", "text": ""})
-        events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
-                                               "delta": {"type": "text_delta", "text": delta["content"]}}))
-    for call in delta.get("tool_calls") or []:
-        kind = f"tool:{call['index']}"
-        if call.get("id"):
-            events += blocks.switch(kind, {"type": "tool_use", "id": call["id"],
-                                           "name": call.get("function", {}).get("name", ""), "input": {},
-                                           **_extra(call)})
-        arguments = call.get("function", {}).get("arguments")
-        if arguments and blocks.open == kind:
-            events.append(("content_block_delta", {"type": "content_block_delta", "index": blocks.index,
-                                                   "delta": {"type": "input_json_delta",
-                                                             "partial_json": arguments}}))
-    return events
+    def _switch(self, kind: str, start_block: dict[str, Any]) -> bytes:
+        if self._open == kind:
+            return b""
+        out = self._close()
+        self._index += 1
+        self._open = kind
+        start = {"type": "content_block_start", "index": self._index, "content_block": start_block}
+        return out + named_sse_event("content_block_start", start)
+
+    def _close(self) -> bytes:
+        if self._open is None:
+            return b""
+        self._open = None
+        return named_sse_event("content_block_stop", {"type": "content_block_stop", "index": self._index})

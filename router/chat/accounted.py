@@ -18,13 +18,14 @@ from fastapi import Request
 from router.cancellation import cancel_on_disconnect
 from router.chat.service import ChatRun, ChatService
 from router.errors import LedgerUnavailable
+from router.run_events import RunError, RunEvent
 from router.schemas import ChatCompletionRequest
 from router.sse import (
     DEFAULT_STREAM_DEADLINE_S,
     DEFAULT_WRITE_TIMEOUT_S,
     SseResponse,
-    anthropic_error_frames,
-    openai_error_frames,
+    StreamFormat,
+    sse_stream,
 )
 from router.store import LedgerError
 from router.tenancy.http import gate_chat, routing_hints
@@ -155,10 +156,11 @@ async def open_streamed(request: Request, ctx: TenantContext, body: ChatCompleti
         return await open_accounted(request, ctx, body, endpoint)
 
 
-def streamed_response(request: Request, opened: AccountedRun, content: AsyncGenerator[bytes, None],
-                      headers: dict[str, str], *, anthropic: bool = False) -> SseResponse:
-    """The SSE response for an `open_streamed` run: settles the run and frees the slot when it ends;
-    over the deadline it ends with an error in the client's dialect."""
+def streamed_response(request: Request, opened: AccountedRun, events: AsyncGenerator[RunEvent, None],
+                      fmt: StreamFormat[RunEvent], headers: dict[str, str]) -> SseResponse:
+    """The SSE response for an `open_streamed` run: `events` (the run's, possibly wrapped) in the
+    dialect `fmt`, the ledger row committed before the end; settles the run and frees the slot when it
+    ends; over the deadline it ends with an error in the client's dialect."""
     settings: StreamSettings = request.app.state.stream_settings
     tenant = opened.tenant
 
@@ -168,12 +170,11 @@ def streamed_response(request: Request, opened: AccountedRun, content: AsyncGene
         finally:
             settings.slots.release(tenant)
 
-    late = UpstreamTimeout(f"the answer took longer than this router's limit of {settings.deadline_s:g} s",
-                           code="stream_deadline")
-    frames = anthropic_error_frames(late) if anthropic else openai_error_frames(late)
-    return SseResponse(content, headers=headers, on_close=on_close, on_deadline=opened.run.expire,
-                       deadline_frames=frames, deadline_s=settings.deadline_s,
-                       write_timeout_s=settings.write_timeout_s)
+    late = RunError.of(UpstreamTimeout(f"the answer took longer than this router's limit of "
+                                       f"{settings.deadline_s:g} s", code="stream_deadline"))
+    return SseResponse(sse_stream(opened.stream(events), fmt), headers=headers, on_close=on_close,
+                       on_deadline=opened.run.expire, deadline_frames=lambda: fmt.failure(late) + fmt.end(),
+                       deadline_s=settings.deadline_s, write_timeout_s=settings.write_timeout_s)
 
 
 async def open_accounted(request: Request, ctx: TenantContext, body: ChatCompletionRequest,

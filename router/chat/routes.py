@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from router.chat.accounted import open_accounted, open_streamed, streamed_response
+from router.chat.stream import OpenAIChatFormat
 from router.cost import cost_headers
 from router.schemas import ChatCompletionRequest
-from router.sse import sse_stream
 from router.tenancy.http import Caller
 
 __all__ = ["router"]
@@ -21,8 +21,8 @@ _ENDPOINT = "chat"
 async def create_chat_completion(body: ChatCompletionRequest, request: Request, ctx: Caller) -> Response:
     if body.stream:
         opened = await open_streamed(request, ctx, body, _ENDPOINT)
-        return streamed_response(request, opened, sse_stream(opened.stream(opened.run.stream_events())),
-                                 opened.headers)
+        fmt = OpenAIChatFormat(include_usage=opened.run.include_usage)
+        return streamed_response(request, opened, opened.run.stream_events(), fmt, opened.headers)
     opened = await open_accounted(request, ctx, body, _ENDPOINT)
     answer = await opened.complete()
     return JSONResponse(answer, headers={**opened.headers, **cost_headers(opened.run)})

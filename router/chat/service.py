@@ -27,6 +27,7 @@ from router.registry import AUTO, ModelRegistry
 from router.routing.candidates import CandidatePolicy
 from router.routing.hints import RoutingHints
 from router.routing.service import Dispatch, RoutingService
+from router.run_events import Delta, RunDone, RunError, RunEvent, RunStarted
 from router.schemas import ChatCompletionRequest
 from router.tracing import end_engine_span, engine_context, start_engine_span
 from serving.engine import ChatChunk, ToolCallDelta, Usage
@@ -40,10 +41,9 @@ from serving.errors import (
     StellwerkError,
     UpstreamError,
     UpstreamTimeout,
-    error_body,
 )
 
-__all__ = ["DEFAULT_FIRST_CHUNK_TIMEOUT_S", "ChatRun", "ChatService", "Route"]
+__all__ = ["DEFAULT_FIRST_CHUNK_TIMEOUT_S", "ChatRun", "ChatService", "Route", "usage_body", "usage_details"]
 
 logger = logging.getLogger(__name__)
 
@@ -189,28 +189,14 @@ def usage_details(u: Usage) -> dict[str, Any]:
     return details
 
 
-def _delta(chunk: ChatChunk) -> dict[str, Any]:
-    """The OpenAI `delta` of one chunk: content and/or tool-call pieces."""
-    delta: dict[str, Any] = {}
-    if chunk.reasoning:  # thinking text, in the field vLLM and DeepSeek stream it in
-        delta["reasoning_content"] = chunk.reasoning
-    if chunk.text:
-        delta["content"] = chunk.text
-    if chunk.tool_calls:
-        delta["tool_calls"] = [_tool_call_delta(d) for d in chunk.tool_calls]
-    return delta
-
-
-def _tool_call_delta(d: ToolCallDelta) -> dict[str, Any]:
-    piece: dict[str, Any] = {"index": d.index, "function": {"arguments": d.arguments}}
-    if d.id is not None:
-        piece["id"] = d.id
-        piece["type"] = "function"
-    if d.name is not None:
-        piece["function"]["name"] = d.name
-    if d.extra:
-        piece["extra_content"] = dict(d.extra)
-    return piece
+def usage_body(u: Usage | None) -> dict[str, Any] | None:
+    """OpenAI's `usage` object (None when the engine reported no usage)."""
+    if u is None:
+        return None
+    body: dict[str, Any] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                            "total_tokens": u.total_tokens}
+    body.update(usage_details(u))
+    return body
 
 
 class ToolCallAssembler:
@@ -343,28 +329,28 @@ class ChatRun:
             "model": self.model_id,
             "choices": [{"index": 0, "message": message, "logprobs": None,
                          "finish_reason": finish_reason or "stop"}],
-            "usage": self._usage_body(),
+            "usage": usage_body(self._usage),
             "stellwerk": self.cost_body(),
         }
 
-    async def stream_events(self) -> AsyncGenerator[dict[str, Any], None]:
-        """OpenAI `chat.completion.chunk` objects; a failure mid-stream becomes one error event."""
-        yield self._chunk({"role": "assistant", "content": ""}, None)
+    async def stream_events(self) -> AsyncGenerator[RunEvent, None]:
+        """The answer as typed run events (`router.run_events`), for a dialect's formatter: started,
+        the deltas, then done; a failure mid-stream becomes one `RunError` instead of done."""
+        yield RunStarted(self.id, self.created, self.model_id)
         try:
             async with aclosing(self._all_chunks()) as chunks:
                 async for chunk in chunks:
                     if chunk.text or chunk.finish_reason or chunk.tool_calls or chunk.reasoning:
-                        yield self._chunk(_delta(chunk), chunk.finish_reason)
+                        yield Delta(chunk.text, chunk.reasoning, chunk.tool_calls, chunk.finish_reason)
         except StellwerkError as exc:
-            yield error_body(exc)
+            yield RunError.of(exc)
             return
         except Exception:  # a bug in an engine: the headers are sent, so it can only be an event
             logger.exception("model %s failed mid-stream", self.model_id)
-            yield error_body(InternalError("internal error in the Stellwerk router; see its log"))
+            yield RunError.of(InternalError("internal error in the Stellwerk router; see its log"))
             return
-        if self.include_usage:
-            yield {**self._chunk({}, None), "choices": [], "usage": self._usage_body(),
-                   "stellwerk": self.cost_body()}
+        finish = self._finish_reasons[-1] if self._finish_reasons else None
+        yield RunDone(self._usage, self.cost, self.entry.pricing.currency, finish)
 
     async def _all_chunks(self) -> AsyncGenerator[ChatChunk, None]:
         status, error = "200", None
@@ -399,21 +385,6 @@ class ChatRun:
             if self.dispatch is not None:
                 self.dispatch.first_token()
         return chunk
-
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model_id,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish_reason}]}
-
-    def _usage_body(self) -> dict[str, Any] | None:
-        u = self._usage
-        if u is None:
-            return None
-        body: dict[str, Any] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                                "total_tokens": u.total_tokens}
-        body.update(usage_details(u))
-        return body
 
     async def _close(self) -> None:
         aclose = getattr(self.chunks, "aclose", None)

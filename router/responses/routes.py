@@ -14,10 +14,9 @@ from router.cost import cost_headers
 from router.http import validation_error
 from router.responses.schemas import ResponsesRequest
 from router.responses.store import ResponseStore
-from router.responses.stream import ResponseBuilder, response_id, to_response_events, to_response_object
+from router.responses.stream import ResponseBuilder, ResponsesFormat, response_id, to_response_object
 from router.responses.translate import to_chat_request
 from router.schemas import ChatCompletionRequest
-from router.sse import named_sse_stream
 from router.tenancy.http import Caller
 from serving.errors import InvalidRequest
 
@@ -32,8 +31,6 @@ async def create_response(body: ResponsesRequest, request: Request, ctx: Caller)
     store: ResponseStore | None = getattr(request.app.state, "response_store", None)
     history = await _history(store, ctx.tenant, body.previous_response_id)
     chat_body = to_chat_request(body, history)
-    if body.stream:
-        chat_body["stream_options"] = {"include_usage": True}
     try:
         chat_request = ChatCompletionRequest.model_validate(chat_body)
     except ValueError as exc:  # pydantic.ValidationError: the translated request is invalid
@@ -48,11 +45,11 @@ async def create_response(body: ResponsesRequest, request: Request, ctx: Caller)
             await store.save(ctx.tenant, builder.id, builder.model, [*asked, builder.assistant_message()])
 
     if body.stream:
-        events = _then(to_response_events(opened.run.stream_events(), builder), keep)
-        return streamed_response(request, opened, named_sse_stream(opened.stream(events)),
-                                 {**opened.headers, "cache-control": "no-cache"})
+        return streamed_response(request, opened, _then(opened.run.stream_events(), keep),
+                                 ResponsesFormat(builder), {**opened.headers, "cache-control": "no-cache"})
     completion = await opened.complete()
-    answer = {**to_response_object(completion, builder), "stellwerk": completion["stellwerk"]}
+    answer = to_response_object(completion, builder, opened.run.usage)
+    answer["stellwerk"] = completion["stellwerk"]
     await keep()
     return JSONResponse(answer, headers={**opened.headers, **cost_headers(opened.run)})
 

@@ -1,26 +1,31 @@
-"""OpenAI-format answers (what `ChatRun` produces) -> Responses API objects and stream events.
+"""The Responses API's answers: the stream's formatter (`ResponsesFormat`, from the chat service's typed
+run events) and the whole `response` object (from an OpenAI `chat.completion`).
 
-One `ResponseBuilder` follows the answer as chat deltas arrive and knows its output items (reasoning,
+One `ResponseBuilder` follows the answer as deltas arrive and knows its output items (reasoning,
 message, function calls, in the order they started); the streamed events and the final `response`
 object both come from it, so a streamed answer and a non-streamed one have the same shape. Events
 follow the official stream: `response.created`, `response.in_progress`, per item
 `response.output_item.added` ... `response.output_item.done` (with `response.content_part.*`,
 `response.output_text.delta|done`, `response.function_call_arguments.delta|done` and
 `response.reasoning_summary_*` inside), then `response.completed` (or `response.incomplete` when the
-output limit was hit); a failure mid-answer is one `error` event followed by `response.failed`.
+output limit was hit); a failure mid-answer is one `error` event (our code) followed by `response.failed`
+(whose `error.code` is one of the Responses API's own: `rate_limit_exceeded`, `invalid_prompt` or
+`server_error`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from router.responses.schemas import ResponsesRequest
+from router.run_events import Delta, RunDone, RunError, RunEvent, RunStarted
+from router.sse import named_sse_event
+from serving.engine import ToolCallDelta, Usage
 
-__all__ = ["ResponseBuilder", "response_id", "to_response_events", "to_response_object"]
+__all__ = ["ResponseBuilder", "ResponsesFormat", "response_id", "to_response_object"]
 
 Event = dict[str, Any]
 
@@ -73,8 +78,9 @@ class ResponseBuilder:
         self.items: list[_Item] = []
         self._calls: dict[int, _Item] = {}  # chat tool-call index -> item
         self._seq = 0
-        self.usage: dict[str, Any] | None = None
+        self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.ended = False  # response.completed/incomplete/failed went out
         self.failed = False
         self.stored = False  # whether the answer is kept for previous_response_id
 
@@ -89,30 +95,37 @@ class ResponseBuilder:
         return [self.event("response.created", response=self.response("in_progress")),
                 self.event("response.in_progress", response=self.response("in_progress"))]
 
-    def delta(self, delta: dict[str, Any]) -> list[Event]:
+    def delta(self, delta: Delta) -> list[Event]:
         events: list[Event] = []
-        if delta.get("reasoning_content"):
-            events += self._text_delta("reasoning", str(delta["reasoning_content"]))
-        if delta.get("content"):
-            events += self._text_delta("message", str(delta["content"]))
-        for call in delta.get("tool_calls") or []:
+        if delta.reasoning:
+            events += self._text_delta("reasoning", delta.reasoning)
+        if delta.text:
+            events += self._text_delta("message", delta.text)
+        for call in delta.tool_calls:
             events += self._call_delta(call)
         return events
 
     def finish(self) -> list[Event]:
+        self.ended = True
         events = self._close_open()
         status = "incomplete" if self.finish_reason == "length" else "completed"
         kind = "response.incomplete" if status == "incomplete" else "response.completed"
         return [*events, self.event(kind, response=self.response(status))]
 
-    def fail(self, error: dict[str, Any]) -> list[Event]:
+    def fail(self, error: RunError) -> list[Event]:
+        """The `error` event and, unless the response already ended, `response.failed`."""
         self.failed = True
+        message = error.message or "the model failed mid-answer"
+        if self.ended:  # e.g. the ledger could not record an answer that went out whole
+            return [self._error_event(error, message)]
+        self.ended = True
         events = self._close_open()
-        code = str(error.get("code") or error.get("type") or "server_error")
-        message = str(error.get("message") or "the model failed mid-answer")
-        failed = {**self.response("failed"), "error": {"code": code, "message": message}}
-        return [*events, self.event("error", code=code, message=message, param=error.get("param")),
-                self.event("response.failed", response=failed)]
+        reason = {"code": _response_error_code(error), "message": message}
+        failed = {**self.response("failed"), "error": reason}
+        return [*events, self._error_event(error, message), self.event("response.failed", response=failed)]
+
+    def _error_event(self, error: RunError, message: str) -> Event:
+        return self.event("error", code=error.code or error.type, message=message, param=error.param)
 
     def _add(self, item: _Item) -> list[Event]:
         events = self._close_open()
@@ -145,22 +158,20 @@ class ResponseBuilder:
                                      output_index=index, summary_index=0, delta=text))
         return events
 
-    def _call_delta(self, call: dict[str, Any]) -> list[Event]:
+    def _call_delta(self, call: ToolCallDelta) -> list[Event]:
         events: list[Event] = []
-        item = self._calls.get(int(call.get("index", 0)))
+        item = self._calls.get(call.index)
         if item is None:
-            function = call.get("function") or {}
-            item = _Item("function_call", _item_id("fc"), call_id=str(call.get("id") or _item_id("call")),
-                         name=str(function.get("name") or ""))
-            if call.get("extra_content"):
-                item.extra["extra_content"] = call["extra_content"]
-            self._calls[int(call.get("index", 0))] = item
+            item = _Item("function_call", _item_id("fc"), call_id=call.id or _item_id("call"),
+                         name=call.name or "")
+            if call.extra:
+                item.extra["extra_content"] = dict(call.extra)
+            self._calls[call.index] = item
             events += self._add(item)
-        arguments = (call.get("function") or {}).get("arguments") or ""
-        if arguments:
-            item.text += arguments
+        if call.arguments:
+            item.text += call.arguments
             events.append(self.event("response.function_call_arguments.delta", item_id=item.id,
-                                     output_index=self.items.index(item), delta=arguments))
+                                     output_index=self.items.index(item), delta=call.arguments))
         return events
 
     def _close_open(self) -> list[Event]:
@@ -219,53 +230,64 @@ class ResponseBuilder:
         }
 
 
-def _usage(usage: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Responses usage from Chat usage (cached and reasoning tokens included)."""
-    if usage is None:
+def _usage(u: Usage | None) -> dict[str, Any] | None:
+    """Responses usage from ours (cached and reasoning tokens included)."""
+    if u is None:
         return None
-    prompt = usage.get("prompt_tokens_details") or {}
-    completion = usage.get("completion_tokens_details") or {}
-    return {"input_tokens": usage.get("prompt_tokens", 0),
-            "input_tokens_details": {"cached_tokens": prompt.get("cached_tokens", 0),
-                                     "cache_write_tokens": prompt.get("cache_write_tokens", 0)},
-            "output_tokens": usage.get("completion_tokens", 0),
-            "output_tokens_details": {"reasoning_tokens": completion.get("reasoning_tokens", 0)},
-            "total_tokens": usage.get("total_tokens", 0)}
+    return {"input_tokens": u.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": u.cached_tokens,
+                                     "cache_write_tokens": u.cache_write_tokens},
+            "output_tokens": u.completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+            "total_tokens": u.total_tokens}
 
 
-async def to_response_events(chat_events: AsyncIterator[dict[str, Any]],
-                             builder: ResponseBuilder) -> AsyncGenerator[tuple[str, Event], None]:
-    """Responses stream events (as (name, payload) for the named-event framing) from chat chunks."""
-    for event in builder.start():
-        yield event["type"], event
-    try:
-        async for chunk in chat_events:
-            if "error" in chunk:
-                for event in builder.fail(chunk["error"]):
-                    yield event["type"], event
-                return
-            for choice in chunk.get("choices") or []:
-                for event in builder.delta(choice.get("delta") or {}):
-                    yield event["type"], event
-                builder.finish_reason = choice.get("finish_reason") or builder.finish_reason
-            builder.usage = chunk.get("usage") or builder.usage
-    finally:  # NOTE: close the run's stream now, not at garbage collection (the client may be gone)
-        aclose = getattr(chat_events, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    for event in builder.finish():
-        yield event["type"], event
+def _response_error_code(error: RunError) -> str:
+    """The Responses API's word for why a response failed (its `ResponseError.code`)."""
+    if error.status == 429:
+        return "rate_limit_exceeded"
+    return "invalid_prompt" if 400 <= error.status < 500 else "server_error"
 
 
-def to_response_object(completion: dict[str, Any], builder: ResponseBuilder) -> dict[str, Any]:
-    """The whole `response` object from a `chat.completion`."""
+class ResponsesFormat:
+    """The Responses API's named stream events, made by a `ResponseBuilder` (whose state the route
+    reads afterwards: whether it failed, the assistant message to store)."""
+
+    def __init__(self, builder: ResponseBuilder) -> None:
+        self.builder = builder
+
+    def frames(self, event: RunEvent) -> bytes:
+        builder = self.builder
+        if isinstance(event, Delta):
+            return _framed(builder.delta(event))
+        if isinstance(event, RunStarted):
+            return _framed(builder.start())
+        if isinstance(event, RunDone):
+            builder.usage, builder.finish_reason = event.usage, event.finish_reason
+            return _framed(builder.finish())
+        return self.failure(event)
+
+    def failure(self, error: RunError) -> bytes:
+        return _framed(self.builder.fail(error))
+
+    def end(self) -> bytes:
+        return b""
+
+
+def _framed(events: list[Event]) -> bytes:
+    return b"".join(named_sse_event(event["type"], event) for event in events)
+
+
+def to_response_object(completion: dict[str, Any], builder: ResponseBuilder,
+                       usage: Usage | None) -> dict[str, Any]:
+    """The whole `response` object from a `chat.completion` and the run's usage."""
     choice = completion["choices"][0]
     message = choice["message"]
-    calls = [{**c, "index": i} for i, c in enumerate(message.get("tool_calls") or [])]
-    delta = {"reasoning_content": message.get("reasoning_content"), "content": message.get("content"),
-             "tool_calls": calls}
-    builder.delta(delta)
+    calls = tuple(ToolCallDelta(i, id=c.get("id"), name=c["function"].get("name"),
+                                arguments=c["function"].get("arguments") or "", extra=c.get("extra_content"))
+                  for i, c in enumerate(message.get("tool_calls") or []))
+    builder.delta(Delta(message.get("content") or "", message.get("reasoning_content") or "", calls))
     builder.finish_reason = choice.get("finish_reason")
-    builder.usage = completion.get("usage")
+    builder.usage = usage
     events = builder.finish()
     return dict(events[-1]["response"])

@@ -13,6 +13,9 @@ Content parts, tool calls and tools with keys OpenAI does not define are refused
 `POST /v1/responses` answers the same models in the Responses shape (see openai_responses.py);
 "responses-only-model" is refused on Chat Completions, as OpenAI refuses its Responses-only models.
 "cached-model" echoes with usage details (8 of 11 prompt tokens cached, 3 of 7 completion tokens reasoning).
+Failing after two text pieces, as vLLM and OpenRouter do (an `{"error": ...}` data event, then the end):
+"rate-limited-mid-stream", "overloaded-mid-stream", "invalid-mid-stream"; "hang-mid-stream" sends two text
+pieces and then nothing for 5 s.
 `app.state.requests` records every request body, `app.state.urls` every request URL.
 """
 
@@ -187,6 +190,17 @@ def _sse(data: object) -> bytes:
     return f"data: {json.dumps(data)}\n\n".encode()
 
 
+# In-stream errors after the role chunk and two text pieces (OpenRouter's and vLLM's shape).
+_MID_STREAM_ERRORS = {
+    "rate-limited-mid-stream": {"message": "Rate limit reached for tokens", "type": "tokens",
+                                "code": "rate_limit_exceeded"},
+    "overloaded-mid-stream": {"message": "The engine is currently overloaded", "type": "server_error",
+                              "code": 503},
+    "invalid-mid-stream": {"message": "Invalid prompt: flagged mid-answer", "type": "invalid_request_error",
+                           "code": None},
+}
+
+
 async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
     model = body["model"]
     if model == "invalid-json":
@@ -195,6 +209,11 @@ async def _stream(body: dict[str, Any]) -> AsyncIterator[bytes]:
     for n, event in enumerate(_events(body)):
         if model == "reset-mid-stream" and n == 3:  # the role chunk and two text pieces went out
             raise ConnectionResetError("scripted reset mid-stream")
+        if model in _MID_STREAM_ERRORS and n == 3:
+            yield _sse({"error": _MID_STREAM_ERRORS[model]})
+            return
+        if model == "hang-mid-stream" and n == 3:
+            await asyncio.sleep(5.0)
         yield _sse(event)
         await asyncio.sleep(0)
     yield b"data: [DONE]\n\n"
