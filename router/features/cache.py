@@ -5,7 +5,8 @@ the file is one .npz holding the keys and the float32 vectors, rewritten after e
 
 `training_cache` picks the embedder the heads are trained on: by default the router's own serving
 embedder (the int8 ONNX graph), so the heads learn from exactly the vectors they will be applied to;
-`torch` (sentence-transformers) is the reference, about four times slower per prompt.
+`torch` (sentence-transformers) is the reference, about four times slower per prompt; `static` is the
+token table distilled from MiniLM (`models.static_distill`), whose heads are a separate set.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from router.features.embedder import (
     Embedder,
     MiniLMEmbedder,
     default_embedder,
+    static_embedder,
 )
 
 __all__ = ["RUNTIMES", "EmbeddingCache", "training_cache"]
 
-RUNTIMES = ("onnx", "torch")
+RUNTIMES = ("onnx", "torch", "static")
 
 _log = logging.getLogger(__name__)
 _BATCH = 512
@@ -77,6 +79,8 @@ def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[Embeddi
     if runtime == "torch":
         return (EmbeddingCache(folder / "minilm.npz", MiniLMEmbedder(threads=threads), DEFAULT_EMBEDDER_ID,
                                DEFAULT_MAX_SEQ_LENGTH), {"runtime": "torch"})
+    if runtime == "static":
+        return _static_cache(folder)
     if runtime != "onnx":
         raise ValueError(f"unknown embedder runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
     from router.features.onnx_embedder import OnnxEmbedder
@@ -89,3 +93,14 @@ def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[Embeddi
     cache = EmbeddingCache(folder / "minilm-onnx.npz", embedder, f"{DEFAULT_EMBEDDER_ID}@{export}",
                            DEFAULT_MAX_SEQ_LENGTH)
     return cache, {"runtime": "onnx", "export": export}
+
+
+def _static_cache(folder: Path) -> tuple[EmbeddingCache, dict[str, str]]:
+    from models.prepare import default_cache_root
+    from models.static_distill import DEFAULT_STATIC, static_path
+
+    embedder = static_embedder()
+    table = static_path(DEFAULT_STATIC, default_cache_root()).name  # names the version and the key
+    # One file per table: vectors of another table (another width) cannot share a file.
+    cache = EmbeddingCache(folder / f"{table}.npz", embedder, f"{DEFAULT_EMBEDDER_ID}@{table}", 0)
+    return cache, {"runtime": "static", "table": table}
