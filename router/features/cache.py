@@ -15,6 +15,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +73,7 @@ class EmbeddingCache:
         tmp.replace(self._path)
 
 
-def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[EmbeddingCache, dict[str, str]]:
+def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[EmbeddingCache, dict[str, Any]]:
     """The embedding cache in `folder` over the `runtime` embedder ("onnx": the router's serving
     graph, one thread per text as it serves; "torch": sentence-transformers with `threads`), and what
     to record about that embedder in the trained artifacts' metadata."""
@@ -95,12 +96,13 @@ def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[Embeddi
     return cache, {"runtime": "onnx", "export": export}
 
 
-def _static_cache(folder: Path) -> tuple[EmbeddingCache, dict[str, str]]:
+def _static_cache(folder: Path) -> tuple[EmbeddingCache, dict[str, Any]]:
     from models.prepare import default_cache_root
     from models.static_distill import DEFAULT_STATIC, static_path
+    from router.features.static_embedder import DEFAULT_MAX_TOKENS
 
     embedder = static_embedder()
     table = static_path(DEFAULT_STATIC, default_cache_root()).name  # names the version and the key
     # One file per table: vectors of another table (another width) cannot share a file.
     cache = EmbeddingCache(folder / f"{table}.npz", embedder, f"{DEFAULT_EMBEDDER_ID}@{table}", 0)
-    return cache, {"runtime": "static", "table": table}
+    return cache, {"runtime": "static", "table": table, "max_seq_length": DEFAULT_MAX_TOKENS}

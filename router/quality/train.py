@@ -138,7 +138,7 @@ def _anchors(data: Path, cache: EmbeddingCache, head: LinearHead, fit: FitResult
 
 
 def _model(fit: FitResult, ds: dict[str, Any], head_path: Path, anchors: Anchors,
-           embedder: dict[str, str]) -> QualityModel:
+           embedder: dict[str, Any]) -> QualityModel:
     train = ds["train"]
     effective = np.zeros_like(fit.ability)
     np.add.at(effective, train.model, ds["w"][train.prompt])
