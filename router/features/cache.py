@@ -73,15 +73,17 @@ class EmbeddingCache:
         tmp.replace(self._path)
 
 
-def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[EmbeddingCache, dict[str, Any]]:
+def training_cache(folder: Path, runtime: str, *, threads: int,
+                   token_logits: Path | None = None) -> tuple[EmbeddingCache, dict[str, Any]]:
     """The embedding cache in `folder` over the `runtime` embedder ("onnx": the router's serving
-    graph, one thread per text as it serves; "torch": sentence-transformers with `threads`), and what
-    to record about that embedder in the trained artifacts' metadata."""
+    graph, one thread per text as it serves; "torch": sentence-transformers with `threads`; "static":
+    the distilled table, with the supervised `token_logits` table appended when given), and what to
+    record about that embedder in the trained artifacts' metadata."""
     if runtime == "torch":
         return (EmbeddingCache(folder / "minilm.npz", MiniLMEmbedder(threads=threads), DEFAULT_EMBEDDER_ID,
                                DEFAULT_MAX_SEQ_LENGTH), {"runtime": "torch"})
     if runtime == "static":
-        return _static_cache(folder)
+        return _static_cache(folder, token_logits)
     if runtime != "onnx":
         raise ValueError(f"unknown embedder runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
     from router.features.onnx_embedder import OnnxEmbedder
@@ -96,13 +98,16 @@ def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[Embeddi
     return cache, {"runtime": "onnx", "export": export}
 
 
-def _static_cache(folder: Path) -> tuple[EmbeddingCache, dict[str, Any]]:
+def _static_cache(folder: Path, token_logits: Path | None) -> tuple[EmbeddingCache, dict[str, Any]]:
     from models.prepare import default_cache_root
     from models.static_distill import DEFAULT_STATIC, static_path
     from router.features.static_embedder import DEFAULT_MAX_TOKENS
 
-    embedder = static_embedder()
+    embedder = static_embedder(token_logits=token_logits)
     table = static_path(DEFAULT_STATIC, default_cache_root()).name  # names the version and the key
+    if token_logits is not None:
+        table += "+" + hashlib.sha256(token_logits.read_bytes()).hexdigest()[:16]
     # One file per table: vectors of another table (another width) cannot share a file.
     cache = EmbeddingCache(folder / f"{table}.npz", embedder, f"{DEFAULT_EMBEDDER_ID}@{table}", 0)
-    return cache, {"runtime": "static", "table": table, "max_seq_length": DEFAULT_MAX_TOKENS}
+    return cache, {"runtime": "static", "table": table, "max_seq_length": DEFAULT_MAX_TOKENS,
+                   "token_logits": token_logits is not None}

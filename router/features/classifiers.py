@@ -19,6 +19,7 @@ from typing import Final
 
 from router.features.embedder import Embedder, default_embedder, static_embedder
 from router.features.extract import DEFAULT_ARTIFACTS, FeatureExtractor
+from router.features.static_embedder import TOKEN_LOGITS_FILE
 from router.quality.model import DEFAULT_ARTIFACTS as QUALITY_ARTIFACTS
 
 __all__ = ["CLASSIFIERS", "DEFAULT_CLASSIFIER", "Classifier", "classifier", "load_classifier"]
@@ -36,10 +37,16 @@ class Classifier:
 
 CLASSIFIERS: Final = {
     "minilm": Classifier("minilm", default_embedder, DEFAULT_ARTIFACTS, QUALITY_ARTIFACTS),
-    "static": Classifier("static", static_embedder, DEFAULT_ARTIFACTS / "static",
-                         QUALITY_ARTIFACTS / "static"),
+    "static": Classifier("static", lambda: _static_embedder(DEFAULT_ARTIFACTS / "static"),
+                         DEFAULT_ARTIFACTS / "static", QUALITY_ARTIFACTS / "static"),
 }
 DEFAULT_CLASSIFIER: Final = "minilm"
+
+
+def _static_embedder(artifacts: Path) -> Embedder:
+    """The distilled table, with the supervised token table its heads were trained with."""
+    token_logits = artifacts / TOKEN_LOGITS_FILE
+    return static_embedder(token_logits=token_logits if token_logits.is_file() else None)
 
 
 def classifier(name: str) -> Classifier:
