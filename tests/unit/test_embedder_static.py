@@ -113,7 +113,7 @@ def test_token_logits_are_mean_pooled_and_appended_unnormalised() -> None:
 def test_token_table_and_head_reproduce_the_fitted_model() -> None:
     """The split of one logistic regression into a token table (appended by the embedder) and a head
     over [vector, appended logits] gives the regression's own probabilities."""
-    import scipy.sparse as sp
+    import scipy.sparse as sp  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     from router.features.train_static import TOKEN_C, TOKEN_WEIGHT, fit_token_logits, mean_one_hot
