@@ -38,7 +38,8 @@ def default_routing(
     classifier: str | None = None,
 ) -> RoutingFactory:
     """A factory for `create_app`. Loads the configuration now (an invalid file fails here, before the
-    router starts); the classifier and quality table default to the shipped ones. `decision_log`
+    router starts); the classifier and quality table default to the shipped ones (`classifier` names
+    which packaged classifier: `router.features.classifiers`, default MiniLM). `decision_log`
     overrides the configuration's `decision_log` path."""
     holder = ConfigHolder(config_path or DEFAULT_ROUTING_CONFIG_PATH, load_routing_config,
                           what="routing configuration")
