@@ -194,3 +194,15 @@ def test_static_decisions_keep_the_e2e_expectations(static: FeatureExtractor) ->
                                        "session test expects it local): one reason it is opt-in")
 def test_static_decisions_keep_thanks_local(static: FeatureExtractor) -> None:
     assert _cpu_box_choices(static, ("thanks!",)) == [{"gemma-3-270m": 1.0}]
+
+
+def test_serve_and_eval_take_the_classifier_and_refuse_unknown_ones() -> None:
+    from stellwerk_cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve"]).classifier == "minilm"  # the default stays MiniLM
+    assert parser.parse_args(["serve", "--classifier", "static"]).classifier == "static"
+    assert parser.parse_args(["eval", "--decision", "--data", "x.jsonl", "--classifier", "static"]
+                             ).classifier == "static"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--classifier", "word2vec"])
