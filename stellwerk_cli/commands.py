@@ -258,7 +258,8 @@ def run_router(args: argparse.Namespace, availabilities: list[Availability], app
     chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
     chat.update(remote_engines(availabilities, clients))
     registry = ModelRegistry(availabilities, chat, embed)
-    routing = default_routing(registry, config_path=args.routing_config, decision_log=args.decision_log)
+    routing = default_routing(registry, config_path=args.routing_config, decision_log=args.decision_log,
+                              classifier=args.classifier)
 
     def status_report() -> dict[str, Any]:
         return {"deployments": {n: asdict(s) for n, s in watcher.all().items()}}

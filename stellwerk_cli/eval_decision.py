@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="routing objective (default: the configuration's default)")
     group.add_argument("--held-out", action="store_true",
                        help="keep only the rows of the held-out split the router's heads never saw")
+    group.add_argument("--classifier", choices=("minilm", "static"), default="minilm",
+                       help="request classifier and its quality model (default minilm)")
     group.add_argument("--source", metavar="NAME",
                        help="keep only rows whose 'source' field is NAME (multi-model outcome files)")
 
@@ -73,13 +75,13 @@ def handle_decision(args: argparse.Namespace, *, predictor: QualityPredictor | N
         config = load_routing_config(args.routing_config or DEFAULT_ROUTING_CONFIG_PATH)
         weights = tuple(float(w) for w in _split(args.cost_weights)) or DEFAULT_COST_WEIGHTS
         spec = DecisionEval(rows, entries, config, args.objective, weights)
-        predictor = predictor or _predictor(entries)
+        predictor = predictor or _predictor(entries, args.classifier)
     except (EvalDataError, FileNotFoundError, ValueError) as exc:
         print(f"stellwerk eval: {exc}", file=sys.stderr)
         return 2
     from benchmarks.eval.decision_eval import evaluate_decision
 
-    result = evaluate_decision(spec, features or _features(rows), predictor,
+    result = evaluate_decision(spec, features or _features(rows, args.classifier), predictor,
                                _progress(len(weights) * len(rows)))
     out = args.out or _default_out()
     paths = write_decision_outputs(result, out)
@@ -105,14 +107,14 @@ def _select(rows: list[Row], args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def _features(rows: list[Row]) -> dict[str, RequestFeatures]:
+def _features(rows: list[Row], classifier: str) -> dict[str, RequestFeatures]:
     """Each prompt's features from the packaged classifier, embedded in batches with a progress bar."""
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    from router.features.extract import FeatureExtractor
+    from router.features.classifiers import load_classifier
     from router.schemas import ChatCompletionRequest
 
-    extractor = FeatureExtractor.load()
+    extractor = load_classifier(classifier)
     prompts = list(dict.fromkeys(r.prompt for r in rows))
     out: dict[str, RequestFeatures] = {}
     for start in tqdm(range(0, len(prompts), 64), desc="features", unit="batch", file=sys.stderr):
@@ -123,17 +125,18 @@ def _features(rows: list[Row]) -> dict[str, RequestFeatures]:
     return out
 
 
-def _predictor(entries: list[ModelEntry]) -> QualityPredictor:
+def _predictor(entries: list[ModelEntry], classifier: str) -> QualityPredictor:
     """The router's quality model for `entries`: catalogue models from their descriptors, models of the
     training data (e.g. the routing data's 56) from their fitted abilities; no category fallback, so a
     model the quality model cannot describe is reported rather than scored by a table."""
     from benchmarks.eval.dataset import EvalDataError
     from models.quality import QualityTable
+    from router.features.classifiers import classifier as named_classifier
     from router.quality.model import QualityModel
     from router.quality.predictor import QualityPredictor as PromptQuality
     from router.quality.predictor import catalogue_descriptors
 
-    model = QualityModel.load()
+    model = QualityModel.load(named_classifier(classifier).quality_artifacts)
     descriptors = catalogue_descriptors(model, entries, QualityTable.load())
     for entry in entries:
         if entry.id not in descriptors and entry.id in model.train_models:

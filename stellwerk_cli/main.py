@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--routing-config", type=Path, default=None, metavar="FILE",
                        help="routing configuration YAML (default: the shipped router/routing/default.yaml); "
                             "re-read when it changes")
+    serve.add_argument("--classifier", choices=("minilm", "static"), default="minilm",
+                       help="request classifier for model 'auto': minilm (default: the MiniLM encoder, "
+                            "~10 ms of CPU a request) or static (a token table distilled from it, ~0.1 ms, "
+                            "less accurate; see the README's decision benchmark)")
     serve.add_argument("--tenants", type=Path, default=None, metavar="FILE",
                        help="tenants and their policies (YAML; re-read when it changes). Without it: open "
                             "access, no API keys, one tenant 'default'")

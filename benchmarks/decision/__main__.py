@@ -1,4 +1,6 @@
-"""`python -m benchmarks.decision`: the routing decision under open-loop load, torch vs ONNX embedder.
+"""`python -m benchmarks.decision`: the routing decision under open-loop load, per request classifier:
+MiniLM on torch (`torch`), MiniLM as the int8 ONNX graph (`onnx`, the default classifier) and the
+static token table distilled from it (`static`, with its own heads).
 
 Run it alone on the machine where possible (it is a CPU benchmark), e.g.
 ``.venv/bin/python -m benchmarks.decision --duration 30``.
@@ -19,6 +21,7 @@ from benchmarks.decision.agreement import agreement, decision_agreement
 from benchmarks.decision.driver import run_phase
 from benchmarks.decision.machine import describe_machine
 from benchmarks.decision.report import markdown
+from router.features.classifiers import load_classifier
 from router.features.embedder import Embedder, MiniLMEmbedder, default_embedder
 from router.features.extract import FeatureExtractor
 from router.features.onnx_embedder import OnnxEmbedder
@@ -27,7 +30,7 @@ from router.schemas import ChatCompletionRequest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROMPTS = REPO_ROOT.parent / "shared" / "data" / "routing" / "router_prompts_index.jsonl.gz"
-EMBEDDERS = ("torch", "onnx")
+EMBEDDERS = ("torch", "onnx", "static")
 
 
 def _prompts(path: Path, sample: int, seed: int) -> list[str]:
@@ -35,6 +38,12 @@ def _prompts(path: Path, sample: int, seed: int) -> list[str]:
         prompts = [str(json.loads(line)["prompt"]) for line in rows]
     random.Random(seed).shuffle(prompts)
     return prompts[:sample]
+
+
+def _extractor(name: str) -> FeatureExtractor:
+    if name == "static":
+        return load_classifier("static")  # its own heads: they fit only the static vectors
+    return FeatureExtractor.load(embedder=_embedder(name))
 
 
 def _embedder(name: str) -> Embedder:
@@ -47,7 +56,7 @@ def _embedder(name: str) -> Embedder:
 
 
 async def _run(args: argparse.Namespace, prompts: list[str]) -> dict[str, Any]:
-    extractors = {name: FeatureExtractor.load(embedder=_embedder(name)) for name in args.embedders}
+    extractors = {name: _extractor(name) for name in args.embedders}
     requests = [ChatCompletionRequest.model_validate(
         {"model": "auto", "messages": [{"role": "user", "content": p}]}) for p in prompts]
     result: dict[str, Any] = {
@@ -56,7 +65,7 @@ async def _run(args: argparse.Namespace, prompts: list[str]) -> dict[str, Any]:
     for _ in range(args.rounds):
         for name, extractor in extractors.items():
             phase = await run_phase(name, extractor, requests, rate=args.rate, duration_s=args.duration,
-                                    seed=args.seed)
+                                    seed=args.seed, classifier="static" if name == "static" else None)
             result["phases"].append(phase.to_json())
             print(json.dumps(result["phases"][-1]), flush=True)
     if {"torch", "onnx"} <= extractors.keys() and args.agreement:

@@ -100,14 +100,16 @@ class _UnusedEngine:
 
 
 def build_service(features: FeatureSource,
-                  snapshot: Callable[[], TelemetrySnapshot] | None = None) -> RoutingService:
+                  snapshot: Callable[[], TelemetrySnapshot] | None = None,
+                  classifier: str | None = None) -> RoutingService:
     """The RoutingService `router.routing.build.default_routing` assembles (shipped configuration,
     quality and catalogue), with every chat model of the catalogue available (as with all API keys
-    and GPUs present); telemetry `scripted_telemetry()` unless `snapshot` is given."""
+    and GPUs present); telemetry `scripted_telemetry()` unless `snapshot` is given. `classifier` names
+    the request classifier `features` is (its quality model's abilities are on its scale)."""
     chat = [m for m in load_catalogue().models if m.task == "chat"]
     engines: dict[str, ChatEngine] = {m.id: _UnusedEngine(m.id) for m in chat}
     registry = ModelRegistry([Availability(m, True) for m in chat], engines, {})
-    build = default_routing(registry, features=features)
+    build = default_routing(registry, features=features, classifier=classifier)
     telemetry = _Telemetry(snapshot or scripted_telemetry())
     return build(cast(TelemetrySampler, telemetry), RouterMetrics())
 
@@ -142,10 +144,11 @@ def _percentiles(values: np.ndarray[Any, Any]) -> dict[str, float]:
 
 
 async def run_phase(name: str, extractor: FeatureExtractor, requests: Sequence[ChatCompletionRequest], *,
-                    rate: float, duration_s: float, seed: int = 0, warmup: int = 20) -> PhaseResult:
+                    rate: float, duration_s: float, seed: int = 0, warmup: int = 20,
+                    classifier: str | None = None) -> PhaseResult:
     """Poisson arrivals at `rate` per second for `duration_s`, cycling through `requests`."""
     timed = TimedFeatures(extractor)
-    service = build_service(timed)
+    service = build_service(timed, classifier=classifier)
     for i in range(warmup):
         await service.decide(requests[i % len(requests)], None, request_id=f"warm-{i}", dry_run=True)
     timed.cpu_s.clear()

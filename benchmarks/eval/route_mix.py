@@ -136,17 +136,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--deployment", choices=sorted(DEPLOYMENTS), action="append",
                         help="which deployments (default: all)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for route_mix.json and .md")
+    parser.add_argument("--classifier", choices=("minilm", "static"), default="minilm",
+                        help="request classifier (router.features.classifiers)")
     args = parser.parse_args(argv)
     # Imported here: loading the classifier and quality model takes seconds.
     from router.routing.build import shipped_features, shipped_quality
 
     groups = load_groups(args.index, args.per_group)
     chat = [e for e in load_catalogue().models if e.capabilities.chat]
-    features = shipped_features()
+    features = shipped_features(args.classifier)
     results = {}
     for name in args.deployment or list(DEPLOYMENTS):
         entries = [e for e in chat if DEPLOYMENTS[name](e)]
-        results[name] = route_mix(groups, entries, features, shipped_quality(entries))
+        results[name] = route_mix(groups, entries, features, shipped_quality(entries, args.classifier))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "route_mix.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     table = markdown(results)

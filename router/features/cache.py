@@ -5,7 +5,8 @@ the file is one .npz holding the keys and the float32 vectors, rewritten after e
 
 `training_cache` picks the embedder the heads are trained on: by default the router's own serving
 embedder (the int8 ONNX graph), so the heads learn from exactly the vectors they will be applied to;
-`torch` (sentence-transformers) is the reference, about four times slower per prompt.
+`torch` (sentence-transformers) is the reference, about four times slower per prompt; `static` is the
+token table distilled from MiniLM (`models.static_distill`), whose heads are a separate set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,11 +26,12 @@ from router.features.embedder import (
     Embedder,
     MiniLMEmbedder,
     default_embedder,
+    static_embedder,
 )
 
 __all__ = ["RUNTIMES", "EmbeddingCache", "training_cache"]
 
-RUNTIMES = ("onnx", "torch")
+RUNTIMES = ("onnx", "torch", "static")
 
 _log = logging.getLogger(__name__)
 _BATCH = 512
@@ -70,13 +73,17 @@ class EmbeddingCache:
         tmp.replace(self._path)
 
 
-def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[EmbeddingCache, dict[str, str]]:
+def training_cache(folder: Path, runtime: str, *, threads: int,
+                   token_logits: Path | None = None) -> tuple[EmbeddingCache, dict[str, Any]]:
     """The embedding cache in `folder` over the `runtime` embedder ("onnx": the router's serving
-    graph, one thread per text as it serves; "torch": sentence-transformers with `threads`), and what
-    to record about that embedder in the trained artifacts' metadata."""
+    graph, one thread per text as it serves; "torch": sentence-transformers with `threads`; "static":
+    the distilled table, with the supervised `token_logits` table appended when given), and what to
+    record about that embedder in the trained artifacts' metadata."""
     if runtime == "torch":
         return (EmbeddingCache(folder / "minilm.npz", MiniLMEmbedder(threads=threads), DEFAULT_EMBEDDER_ID,
                                DEFAULT_MAX_SEQ_LENGTH), {"runtime": "torch"})
+    if runtime == "static":
+        return _static_cache(folder, token_logits)
     if runtime != "onnx":
         raise ValueError(f"unknown embedder runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
     from router.features.onnx_embedder import OnnxEmbedder
@@ -89,3 +96,18 @@ def training_cache(folder: Path, runtime: str, *, threads: int) -> tuple[Embeddi
     cache = EmbeddingCache(folder / "minilm-onnx.npz", embedder, f"{DEFAULT_EMBEDDER_ID}@{export}",
                            DEFAULT_MAX_SEQ_LENGTH)
     return cache, {"runtime": "onnx", "export": export}
+
+
+def _static_cache(folder: Path, token_logits: Path | None) -> tuple[EmbeddingCache, dict[str, Any]]:
+    from models.prepare import default_cache_root
+    from models.static_distill import DEFAULT_STATIC, static_path
+    from router.features.static_embedder import DEFAULT_MAX_TOKENS
+
+    embedder = static_embedder(token_logits=token_logits)
+    table = static_path(DEFAULT_STATIC, default_cache_root()).name  # names the version and the key
+    if token_logits is not None:
+        table += "+" + hashlib.sha256(token_logits.read_bytes()).hexdigest()[:16]
+    # One file per table: vectors of another table (another width) cannot share a file.
+    cache = EmbeddingCache(folder / f"{table}.npz", embedder, f"{DEFAULT_EMBEDDER_ID}@{table}", 0)
+    return cache, {"runtime": "static", "table": table, "max_seq_length": DEFAULT_MAX_TOKENS,
+                   "token_logits": token_logits is not None}

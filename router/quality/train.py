@@ -28,6 +28,7 @@ from router.features.extract import CATEGORY_HEAD
 from router.features.extract import DEFAULT_ARTIFACTS as FEATURE_ARTIFACTS
 from router.features.heads import LinearHead
 from router.features.split import is_held_out
+from router.features.static_embedder import TOKEN_LOGITS_FILE
 from router.features.text import classifier_text
 from router.quality import report
 from router.quality.card import write_model_card
@@ -60,8 +61,10 @@ POOL_MIN: Final = 200
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cache, embedder = training_cache(args.cache, args.embedder, threads=args.threads)
     head_path = args.category_head
+    token_logits = head_path.with_name(TOKEN_LOGITS_FILE)  # the static head's supervised token table
+    cache, embedder = training_cache(args.cache, args.embedder, threads=args.threads,
+                                     token_logits=token_logits if token_logits.is_file() else None)
     head = LinearHead.load(head_path)
     ds = _dataset(args.data, cache, head)
     _log.info("%d prompts (%d held out), %d models, %d training outcomes",
@@ -138,7 +141,7 @@ def _anchors(data: Path, cache: EmbeddingCache, head: LinearHead, fit: FitResult
 
 
 def _model(fit: FitResult, ds: dict[str, Any], head_path: Path, anchors: Anchors,
-           embedder: dict[str, str]) -> QualityModel:
+           embedder: dict[str, Any]) -> QualityModel:
     train = ds["train"]
     effective = np.zeros_like(fit.ability)
     np.add.at(effective, train.model, ds["w"][train.prompt])

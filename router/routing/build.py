@@ -35,9 +35,11 @@ def default_routing(
     features: FeatureSource | None = None,
     quality: QualityPredictor | None = None,
     decision_log: Path | None = None,
+    classifier: str | None = None,
 ) -> RoutingFactory:
     """A factory for `create_app`. Loads the configuration now (an invalid file fails here, before the
-    router starts); the classifier and quality table default to the shipped ones. `decision_log`
+    router starts); the classifier and quality table default to the shipped ones (`classifier` names
+    which packaged classifier: `router.features.classifiers`, default MiniLM). `decision_log`
     overrides the configuration's `decision_log` path."""
     holder = ConfigHolder(config_path or DEFAULT_ROUTING_CONFIG_PATH, load_routing_config,
                           what="routing configuration")
@@ -46,8 +48,8 @@ def default_routing(
         log_path = decision_log or holder.current.decision_log
         return RoutingService(
             holder,
-            features or shipped_features(),
-            quality or shipped_quality(registry.chat_candidates()),
+            features or shipped_features(classifier),
+            quality or shipped_quality(registry.chat_candidates(), classifier),
             registry.chat_candidates,
             telemetry.current,  # a decision's read wakes a sampler backed off while idle
             metrics,
@@ -59,21 +61,26 @@ def default_routing(
     return build
 
 
-def shipped_features() -> FeatureSource:
-    """The packaged request classifier (loads the embedding model)."""
-    # Imported here: it loads the embedding model (torch), which tests with scripted features skip.
-    from router.features.extract import FeatureExtractor
+def shipped_features(classifier: str | None = None) -> FeatureSource:
+    """The packaged request classifier `classifier` (`router.features.classifiers`; default MiniLM)."""
+    # Imported here: it loads the embedding model, which tests with scripted features skip.
+    from router.features.classifiers import DEFAULT_CLASSIFIER, load_classifier
 
-    return FeatureExtractor.load()
+    return load_classifier(classifier or DEFAULT_CLASSIFIER)
 
 
-def shipped_quality(entries: Sequence[ModelEntry]) -> QualityPredictor:
+def shipped_quality(entries: Sequence[ModelEntry], classifier: str | None = None) -> QualityPredictor:
     """The packaged per-prompt quality model for `entries` (descriptors from models/quality.yaml and
-    the training data), falling back to the category table where it has no prediction."""
+    the training data) of request classifier `classifier` (its abilities are on that classifier's
+    scale), falling back to the category table where it has no prediction."""
+    from router.features.classifiers import DEFAULT_CLASSIFIER
+    from router.features.classifiers import classifier as named_classifier
+    from router.quality.model import QualityModel
     from router.quality.predictor import QualityPredictor as PromptQuality
 
     table = QualityTable.load()
-    return FirstKnownQuality(PromptQuality.from_catalogue(entries, table), CategoryQuality(table))
+    model = QualityModel.load(named_classifier(classifier or DEFAULT_CLASSIFIER).quality_artifacts)
+    return FirstKnownQuality(PromptQuality.from_catalogue(entries, table, model), CategoryQuality(table))
 
 
 def _waker(registry: ModelRegistry) -> Callable[[ModelEntry], None]:
