@@ -126,3 +126,16 @@ async def test_embedding_metrics_count_requests_and_prompt_tokens() -> None:
     assert sample(samples, "stellwerk_requests_total", **labels, status="200") == 2
     assert sample(samples, "stellwerk_request_latency_seconds_count", **labels) == 2
     assert sample(samples, "stellwerk_tokens_total", model=MINILM, kind="prompt") == 6
+
+
+async def test_an_embedding_error_is_counted_with_its_latency() -> None:
+    stack = build_stack([], [FakeEmbeddingEngine(unavailable="replica is starting")])
+    async with asgi_client(stack.app) as client:
+        await client.post(EMBED, json={"model": MINILM, "input": "hi"})
+        await client.post(EMBED, json={"model": MINILM, "input": "hi"})
+        samples = await scrape(client)
+
+    labels = {"endpoint": "embeddings", "model": MINILM}
+    assert sample(samples, "stellwerk_requests_total", **labels, status="503") == 2
+    assert sample(samples, "stellwerk_request_latency_seconds_count", **labels) == 2
+    assert sample(samples, "stellwerk_request_latency_seconds_sum", **labels) > 0
