@@ -8,7 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from router.embeddings_service import EmbeddingsService
+from router.metrics import RouterMetrics
+from router.schemas import EmbeddingRequest
+from serving.errors import EngineUnavailable
 from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, asgi_client, build_stack, sample, scrape
 
 pytestmark = pytest.mark.asyncio
@@ -139,3 +144,31 @@ async def test_an_embedding_error_is_counted_with_its_latency() -> None:
     assert sample(samples, "stellwerk_requests_total", **labels, status="503") == 2
     assert sample(samples, "stellwerk_request_latency_seconds_count", **labels) == 2
     assert sample(samples, "stellwerk_request_latency_seconds_sum", **labels) > 0
+
+
+class Ticks:
+    """A clock that advances 0.25 s each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
+async def test_the_service_times_a_failed_engine_call_with_its_injected_clock() -> None:
+    stack = build_stack([], [FakeEmbeddingEngine(unavailable="replica is starting")])
+    parts = stack.app.state.services
+    metrics = RouterMetrics()
+    service = EmbeddingsService(stack.registry, metrics, parts.routing, parts.tenancy, clock=Ticks())
+    ctx = parts.tenancy.authenticate({})
+
+    with pytest.raises(EngineUnavailable):
+        await service.embed(ctx, EmbeddingRequest(model=MINILM, input="hi"))
+
+    families = text_string_to_metric_families(metrics.render().decode())
+    samples = {(s.name, frozenset(s.labels.items())): s.value for family in families for s in family.samples}
+    labels = {"endpoint": "embeddings", "model": MINILM}
+    assert sample(samples, "stellwerk_request_latency_seconds_sum", **labels) == 0.25
+    assert sample(samples, "stellwerk_request_errors_total", **labels, type="service_unavailable") == 1
