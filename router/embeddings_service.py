@@ -24,6 +24,7 @@ from serving.errors import InternalError, InvalidRequest, StellwerkError
 __all__ = ["EMBEDDINGS_ENDPOINT", "Embeddings", "EmbeddingsService"]
 
 EMBEDDINGS_ENDPOINT = "embeddings"  # the endpoint label of the metrics and the ledger
+_CANCELLED = 499  # nginx's "client closed request", the status chat runs record for it too
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class EmbeddingsService:
             self._settle(ctx, entry, started, exc.status_code, exc.error_type, ledger_error=exc.code)
             raise
         except Exception:  # a bug in an engine: counted, then the app's handler answers a generic 500
-            self._metrics.record_request(EMBEDDINGS_ENDPOINT, entry.id, InternalError.status_code,
-                                         self._clock() - started, InternalError.error_type)
+            self._count(entry, started, InternalError.status_code, InternalError.error_type)
+            raise
+        except BaseException:  # the client went away (cancelled): counted as chat runs count it
+            self._count(entry, started, _CANCELLED, "cancelled")
             raise
         self._settle(ctx, entry, started, 200, None, prompt_tokens=result.prompt_tokens)
         return Embeddings(entry, result)
@@ -77,7 +80,12 @@ class EmbeddingsService:
 
     def _settle(self, ctx: TenantContext, entry: ModelEntry, started: float, status: int,
                 error_type: str | None, *, prompt_tokens: int = 0, ledger_error: str | None = None) -> None:
-        self._metrics.record_request(EMBEDDINGS_ENDPOINT, entry.id, status, self._clock() - started,
-                                     error_type, prompt_tokens)
+        """The metrics and the ledger row of an engine call that answered or failed with our error."""
+        self._count(entry, started, status, error_type, prompt_tokens)
         self._tenancy.record_embedding(ctx, entry, prompt_tokens, status,
                                        None if error_type is None else ledger_error or error_type)
+
+    def _count(self, entry: ModelEntry, started: float, status: int, error_type: str | None,
+               prompt_tokens: int = 0) -> None:
+        self._metrics.record_request(EMBEDDINGS_ENDPOINT, entry.id, status, self._clock() - started,
+                                     error_type, prompt_tokens)
