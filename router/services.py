@@ -54,12 +54,18 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    """FastAPI dependency: the app's services."""
+    """The app's services."""
     found: Services = getattr(request.app.state, SERVICES_STATE)
     return found
 
 
-AppServices = Annotated[Services, Depends(services)]
+async def _services_dependency(request: Request) -> Services:
+    # NOTE: async on purpose: FastAPI runs a plain `def` dependency on its thread pool, a thread hop
+    # per request for an attribute read.
+    return services(request)
+
+
+AppServices = Annotated[Services, Depends(_services_dependency)]
 """An endpoint parameter of this type receives the app's services."""
 
 
