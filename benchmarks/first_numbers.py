@@ -7,7 +7,7 @@ Runs, in one process and one session, the same streaming workload against
 one after the other, never both alive (on a small machine each would steal the other's cores; on a GPU
 the other's memory), for `--rounds` alternations A B A B ..., and reports output tokens/s and time to
 first token per concurrency (default 1 and 16), with the ratios B/A. Both get byte-identical request
-bodies but for the prompt (`benchmarks.loadgen.REQUEST_FIELDS`). Also recorded: the CPU seconds of each
+bodies but for the prompt (`benchmarks.bench.batches.REQUEST_FIELDS`). Also recorded: the CPU seconds of each
 server and of every other process on the machine while it was measured. Results: JSON + Markdown
 under benchmarks/results/.
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.loadgen import REQUEST_FIELDS, StreamSummary, run_concurrent, summarize
+from benchmarks.bench.batches import REQUEST_FIELDS, StreamSummary, run_concurrent, summarize
 from benchmarks.proc_cpu import busy_elsewhere, snapshot
 from models.catalogue import ModelEntry, load_catalogue
 

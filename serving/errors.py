@@ -1,18 +1,21 @@
 """The error tree shared by engines and the router; `router.http` maps it to HTTP in one place.
 
+Errors only the router raises (who may call, what policy allows, what the ledger can take) are in
+`router.errors`, marked (router) below.
+
     StellwerkError
     ├── ClientError                 4xx: the request is wrong; retrying it unchanged will fail again
     │   ├── InvalidRequest          400 invalid_request_error
     │   │   └── ContextLengthExceeded   400 code=context_length_exceeded
-    │   ├── AuthenticationFailed    401 code=invalid_api_key (no key, a wrong one, or a revoked one)
+    │   ├── AuthenticationFailed    401 (router) code=invalid_api_key (no key, a wrong one, or a revoked one)
     │   ├── ModelNotFound           404 code=model_not_found
     │   ├── ModelUnavailable        404 code=model_not_available (known, but cannot serve here)
     │   ├── RequestTooLarge         413 code=request_too_large (the body is over the router's limit)
     │   ├── RequestTimeout          408 code=request_timeout (the body did not arrive in time)
     │   ├── ContentFiltered         400 code=content_filter (the provider refused the content)
-    │   ├── NotAllowed              403 code=model_not_allowed (policy forbids this model/provider)
+    │   ├── NotAllowed              403 (router) code=model_not_allowed (policy forbids this model/provider)
     │   └── RateLimited             429 code=rate_limited (keeps the upstream Retry-After)
-    │       └── QuotaExceeded       429 insufficient_quota (a tenant's budget is spent)
+    │       └── QuotaExceeded       429 (router) insufficient_quota (a tenant's budget is spent)
     ├── UpstreamError               5xx: an engine or provider failed; retrying may help
     │   ├── EngineUnavailable       503 (engine down, starting, or overloaded)
     │   ├── EngineFailed            502 (engine answered with an error or garbage)
@@ -20,7 +23,7 @@
     │   ├── UpstreamTimeout         504
     │   └── AllCandidatesFailed     every fallback candidate failed: each one's error, in order, and
     │                               the last one's status
-    ├── LedgerUnavailable           503 code=ledger_unavailable (the cost ledger's database is down:
+    ├── LedgerUnavailable           503 (router) code=ledger_unavailable (the cost ledger's database is down:
     │                               requests are refused rather than answered without their row)
     └── InternalError               500 (a bug in Stellwerk; the body never carries a stack trace)
 
@@ -34,7 +37,6 @@ from typing import Any
 
 __all__ = [
     "AllCandidatesFailed",
-    "AuthenticationFailed",
     "ClientError",
     "ContentFiltered",
     "ContextLengthExceeded",
@@ -42,11 +44,8 @@ __all__ = [
     "EngineUnavailable",
     "InternalError",
     "InvalidRequest",
-    "LedgerUnavailable",
     "ModelNotFound",
     "ModelUnavailable",
-    "NotAllowed",
-    "QuotaExceeded",
     "RateLimited",
     "RequestTimeout",
     "RequestTooLarge",
@@ -83,11 +82,6 @@ class InvalidRequest(ClientError):
     pass
 
 
-class AuthenticationFailed(ClientError):
-    status_code = 401
-    error_type = "authentication_error"
-    code = "invalid_api_key"
-
 
 class ContextLengthExceeded(InvalidRequest):
     code = "context_length_exceeded"
@@ -117,11 +111,6 @@ class ContentFiltered(ClientError):
     code = "content_filter"
 
 
-class NotAllowed(ClientError):
-    status_code = 403
-    error_type = "permission_error"
-    code = "model_not_allowed"
-
 
 class RateLimited(ClientError):
     status_code = 429
@@ -132,10 +121,6 @@ class RateLimited(ClientError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
-
-class QuotaExceeded(RateLimited):
-    error_type = "insufficient_quota"
-    code = "insufficient_quota"
 
 
 class UpstreamError(StellwerkError):
@@ -175,11 +160,6 @@ class AllCandidatesFailed(UpstreamError):
         self.status_code = last.status_code
         self.retry_after_s = last.retry_after_s
 
-
-class LedgerUnavailable(StellwerkError):
-    status_code = 503
-    error_type = "service_unavailable"
-    code = "ledger_unavailable"
 
 
 class InternalError(StellwerkError):

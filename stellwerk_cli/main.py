@@ -13,7 +13,7 @@ from typing import Protocol
 from cluster.telemetry import DEFAULT_INTERVAL_S
 from models.catalogue import DEFAULT_CATALOGUE_PATH, CatalogueError
 from router.routing.config import RoutingConfigError
-from router.store.engine import StoreError
+from router.store.backend import StoreError
 from router.tenancy.config import TenantsConfigError
 from stellwerk_cli.logs import LOG_FORMATS, configure_logging
 

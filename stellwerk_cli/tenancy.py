@@ -164,7 +164,7 @@ def _policy(args: argparse.Namespace) -> int:
 
 def _costs(args: argparse.Namespace) -> int:
     from models.catalogue import load_catalogue
-    from router.store import Ledger
+    from router.store import CostQueries
     from router.tenancy.costs import cost_report, default_baseline
 
     catalogue = load_catalogue(args.catalogue)
@@ -177,7 +177,7 @@ def _costs(args: argparse.Namespace) -> int:
             return 2
     db = _open(args)
     try:
-        report = cost_report(Ledger(db), baseline=baseline, tenant=args.tenant, since=args.since,
+        report = cost_report(CostQueries(db), baseline=baseline, tenant=args.tenant, since=args.since,
                              until=args.until)
     finally:
         db.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from router.hot_reload import ConfigHolder
-from router.store import Database, KeyStore, Ledger
+from router.store import CostQueries, Database, KeyStore
 from router.tenancy.config import TenantsConfig, load_tenants_config
 from router.tenancy.service import TenancyService
 from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, FakeStack, build_stack
@@ -35,8 +35,8 @@ class TenantStack:
         return secret
 
     @property
-    def ledger(self) -> Ledger:
-        return Ledger(self.db)
+    def ledger(self) -> CostQueries:
+        return CostQueries(self.db)
 
     def ledger_rows(self, at_least: int = 0, timeout_s: float = 5.0) -> list[dict[str, Any]]:
         """Every ledger row (as dicts), waiting up to `timeout_s` for at least `at_least` of them

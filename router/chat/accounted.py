@@ -17,6 +17,7 @@ from fastapi import Request
 
 from router.cancellation import cancel_on_disconnect
 from router.chat.service import ChatRun, ChatService
+from router.errors import LedgerUnavailable
 from router.schemas import ChatCompletionRequest
 from router.services import services
 from router.sse import (
@@ -29,7 +30,7 @@ from router.sse import (
 from router.store import LedgerError
 from router.tenancy.http import gate_chat, routing_hints
 from router.tenancy.service import TenancyService, TenantContext
-from serving.errors import LedgerUnavailable, RateLimited, StellwerkError, UpstreamTimeout
+from serving.errors import RateLimited, StellwerkError, UpstreamTimeout
 
 __all__ = ["DEFAULT_STREAMS_PER_TENANT", "AccountedRun", "StreamSettings", "StreamSlots", "open_accounted",
            "open_streamed", "streamed_response"]

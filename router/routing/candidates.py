@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from models.catalogue import ModelEntry
+from router.errors import NotAllowed
 from router.features.request_features import RequestFeatures
-from serving.errors import (
-    ContextLengthExceeded,
-    EngineUnavailable,
-    InvalidRequest,
-    NotAllowed,
-    StellwerkError,
-)
+from serving.errors import ContextLengthExceeded, EngineUnavailable, InvalidRequest, StellwerkError
 
 __all__ = ["CandidatePolicy", "Filtered", "Rejection", "filter_candidates", "policy_rejection"]
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from cluster.telemetry import TelemetrySnapshot
 from models.catalogue import ModelEntry
+from router.errors import NotAllowed
 from router.features.request_features import RequestFeatures
 from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
@@ -35,20 +36,14 @@ from router.routing.decision import Assessment, Decision, RankingObjective, rank
 from router.routing.decision_log import DecisionLog
 from router.routing.health import HealthTracker
 from router.routing.hints import RoutingHints
-from router.routing.latency import LatencyModel
 from router.routing.load import LoadView
 from router.routing.scale_wait import ScaleUpWait
 from router.routing.span_attributes import decision_attributes, feature_attributes
 from router.routing.spillover import SpilloverState
+from router.routing.ttft import LatencyModel
 from router.schemas import ChatCompletionRequest
 from router.tracing import current_trace_id, span
-from serving.errors import (
-    ContextLengthExceeded,
-    EngineUnavailable,
-    InvalidRequest,
-    NotAllowed,
-    StellwerkError,
-)
+from serving.errors import ContextLengthExceeded, EngineUnavailable, InvalidRequest, StellwerkError
 
 __all__ = ["CategoryQuality", "Dispatch", "FeatureSource", "FirstKnownQuality", "QualityPredictor",
            "QualityScores", "RoutingService"]

@@ -1,6 +1,6 @@
 """The append-only audit log: who changed what, when.
 
-There is no update or delete API, and the database refuses them too (triggers in both engines; in
+There is no update or delete API, and the database refuses them too (triggers in both backends; in
 PostgreSQL TRUNCATE as well). Key and ban changes append their entry in the same transaction as the
 change itself, so the log cannot miss a change that happened.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from router.store.backend import Cursor
 from router.store.clock import from_us, now, to_us
 from router.store.database import Database
-from router.store.engine import Cursor
 
 __all__ = ["AuditEntry", "AuditLog", "append_audit"]
 

@@ -1,4 +1,4 @@
-"""Timestamps as stored: integer microseconds since the Unix epoch, UTC (the same in every engine)."""
+"""Timestamps as stored: integer microseconds since the Unix epoch, UTC (the same in every backend)."""
 
 from __future__ import annotations
 

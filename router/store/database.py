@@ -14,20 +14,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from router.store.engine import Cursor, Dialect, EngineKind, Session, StoreError
+from router.store.backend import BackendKind, Cursor, Dialect, Session, StoreError
 from router.store.migrations import MIGRATIONS, apply_migrations
-from router.store.sqlite_engine import SQLiteEngine
+from router.store.sqlite_backend import SQLiteBackend
 
-__all__ = ["Database", "Engine"]
+__all__ = ["Backend", "Database"]
 
 logger = logging.getLogger(__name__)
 
 
-class Engine(Protocol):
+class Backend(Protocol):
     """Makes connections to one database."""
 
     @property
-    def kind(self) -> EngineKind: ...
+    def kind(self) -> BackendKind: ...
 
     @property
     def dialect(self) -> Dialect: ...
@@ -45,26 +45,26 @@ class Engine(Protocol):
         ...
 
 
-def _sqlite(url: str) -> Engine:
-    return SQLiteEngine(Path(url.removeprefix("sqlite://")))
+def _sqlite(url: str) -> Backend:
+    return SQLiteBackend(Path(url.removeprefix("sqlite://")))
 
 
-def _postgres(url: str) -> Engine:
-    from router.store.postgres_engine import PostgresEngine  # psycopg only loads when it is used
+def _postgres(url: str) -> Backend:
+    from router.store.postgres_backend import PostgresBackend  # psycopg only loads when it is used
 
-    return PostgresEngine(url)
+    return PostgresBackend(url)
 
 
-ENGINES: dict[str, Callable[[str], Engine]] = {
+BACKENDS: dict[str, Callable[[str], Backend]] = {
     "sqlite": _sqlite, "postgresql": _postgres, "postgres": _postgres}
 
 
-def engine_for(url: str) -> Engine:
-    """The engine for a database URL, by its scheme."""
+def backend_for(url: str) -> Backend:
+    """The backend for a database URL, by its scheme."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
-    factory = ENGINES.get(scheme)
+    factory = BACKENDS.get(scheme)
     if factory is None:
-        known = ", ".join(f"{s}://" for s in ENGINES)
+        known = ", ".join(f"{s}://" for s in BACKENDS)
         raise StoreError(f"unknown database URL scheme {scheme or '(none)'!r}; known: {known}")
     return factory(url)
 
@@ -72,8 +72,8 @@ def engine_for(url: str) -> Engine:
 class Database:
     """A migrated database. Thread-safe: every thread gets (and keeps) its own connection."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
         self._local = threading.local()
         self._sessions: list[Session] = []
         self._lock = threading.Lock()
@@ -82,29 +82,29 @@ class Database:
     @classmethod
     def open(cls, url: str | None, *, default_path: Path) -> Database:
         """Open (creating if needed) and migrate the database at `url`, or SQLite at `default_path`."""
-        engine = SQLiteEngine(default_path) if url is None else engine_for(url)
-        engine.prepare()
-        db = cls(engine)
+        backend = SQLiteBackend(default_path) if url is None else backend_for(url)
+        backend.prepare()
+        db = cls(backend)
         try:
             with db.write() as cur:
-                applied = apply_migrations(cur, engine.dialect, engine.kind, MIGRATIONS)
+                applied = apply_migrations(cur, backend.dialect, backend.kind, MIGRATIONS)
         except BaseException:
             db.close()
             raise
         if applied:
-            logger.info("database %s: applied migrations %s", engine.describe(), applied)
+            logger.info("database %s: applied migrations %s", backend.describe(), applied)
         return db
 
     @property
-    def kind(self) -> EngineKind:
-        return self._engine.kind
+    def kind(self) -> BackendKind:
+        return self._backend.kind
 
     def describe(self) -> str:
         """Where the database is, without secrets (for logs and `stellwerk status`)."""
-        return self._engine.describe()
+        return self._backend.describe()
 
     def unavailable_errors(self) -> tuple[type[BaseException], ...]:
-        """The exceptions that mean "the database cannot be reached now" for this engine's driver."""
+        """The exceptions that mean "the database cannot be reached now" for this backend's driver."""
         if self.kind == "postgresql":
             import psycopg
 
@@ -141,7 +141,7 @@ class Database:
             with self._lock:
                 if session in self._sessions:
                     self._sessions.remove(session)
-        fresh = self._engine.connect()
+        fresh = self._backend.connect()
         with self._lock:
             if self._closed:
                 fresh.close()

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from router.store.audit import append_audit
+from router.store.backend import Cursor, Row
 from router.store.clock import from_us, now, to_us
 from router.store.database import Database
-from router.store.engine import Cursor, Row
 from router.store.state import bump_state
 
 __all__ = ["SECRET_PREFIX", "ApiKey", "KeyStore", "hash_secret"]

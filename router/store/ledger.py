@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from router.store.backend import Params, StoreError
 from router.store.clock import to_us
 from router.store.database import Database
-from router.store.engine import Params, StoreError
 
 __all__ = ["LedgerError", "LedgerFull", "LedgerRecord", "LedgerWriter"]
 

@@ -3,7 +3,7 @@
 Each migration runs once per database; `schema_migrations` records which did. Two processes opening the
 same database at once are serialised: SQLite by BEGIN IMMEDIATE (the write lock), PostgreSQL by an
 advisory lock taken first in the transaction (`Dialect.migration_lock`). DDL is transactional in both
-engines, so a failed migration leaves nothing half-applied. Append new migrations; never edit old ones.
+backends, so a failed migration leaves nothing half-applied. Append new migrations; never edit old ones.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from router.store.backend import BackendKind, Cursor, Dialect
 from router.store.clock import now, to_us
-from router.store.engine import Cursor, Dialect, EngineKind
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations"]
 
@@ -22,15 +22,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step: SQL for all engines (`{autoid}`: the id column type) plus per-engine extras."""
+    """One schema step: SQL for all backends (`{autoid}`: the id column type) plus per-backend extras."""
 
     version: int
     name: str
     common: tuple[str, ...]
-    per_engine: Mapping[EngineKind, tuple[str, ...]] = field(default_factory=dict)
+    per_backend: Mapping[BackendKind, tuple[str, ...]] = field(default_factory=dict)
 
-    def statements(self, dialect: Dialect, kind: EngineKind) -> list[str]:
-        return [s.format(autoid=dialect.autoid) for s in self.common] + list(self.per_engine.get(kind, ()))
+    def statements(self, dialect: Dialect, kind: BackendKind) -> list[str]:
+        return [s.format(autoid=dialect.autoid) for s in self.common] + list(self.per_backend.get(kind, ()))
 
 
 _AUDIT_SQLITE = tuple(
@@ -98,7 +98,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-def apply_migrations(cur: Cursor, dialect: Dialect, kind: EngineKind,
+def apply_migrations(cur: Cursor, dialect: Dialect, kind: BackendKind,
                      migrations: Sequence[Migration]) -> list[int]:
     """Apply the migrations this database lacks, in version order; returns the versions applied.
 

@@ -6,8 +6,8 @@ moves, so a revoke or a ban reaches every replica within a second without a mess
 
 from __future__ import annotations
 
+from router.store.backend import Cursor
 from router.store.database import Database
-from router.store.engine import Cursor
 
 __all__ = ["bump_state", "state_version"]
 

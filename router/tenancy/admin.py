@@ -12,9 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from router.errors import AuthenticationFailed, NotAllowed
 from router.tenancy.console_session import actor_of as console_actor
 from router.tenancy.http import tenancy_parts
-from serving.errors import AuthenticationFailed, NotAllowed
 
 __all__ = ["Admin"]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from router.store import Ledger
+from router.errors import QuotaExceeded
+from router.store import CostQueries
 from router.tenancy.config import Budget
-from serving.errors import QuotaExceeded
 
 __all__ = ["BudgetTracker"]
 
@@ -32,7 +32,7 @@ class _Spent:
 
 
 class BudgetTracker:
-    def __init__(self, ledger: Ledger, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, ledger: CostQueries, clock: Callable[[], datetime] = _utc_now) -> None:
         self._ledger = ledger
         self._clock = clock
         self._spent: dict[str, _Spent] = {}

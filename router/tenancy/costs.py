@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from models.catalogue import ModelEntry
-from router.store import Ledger
+from router.store import CostQueries
 
 __all__ = ["cost_report", "default_baseline"]
 
@@ -20,7 +20,7 @@ def default_baseline(models: Sequence[ModelEntry]) -> ModelEntry | None:
     return max(remote, key=lambda m: (m.pricing.output_per_mtok, m.pricing.input_per_mtok), default=None)
 
 
-def cost_report(ledger: Ledger, *, baseline: ModelEntry | None, tenant: str | None = None,
+def cost_report(ledger: CostQueries, *, baseline: ModelEntry | None, tenant: str | None = None,
                 since: date | None = None, until: date | None = None) -> dict[str, Any]:
     """Rows per tenant/model/provider/day, totals per tenant, and the baseline comparison.
 

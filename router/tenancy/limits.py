@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from router.store import Database
-from router.store.engine import Cursor
+from router.store.backend import Cursor
 from router.tenancy.config import Limits
 from serving.errors import RateLimited
 

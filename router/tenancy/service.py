@@ -26,17 +26,18 @@ from typing import Any, Protocol
 
 from cluster.periodic import Periodic
 from models.catalogue import ModelEntry
+from router.errors import AuthenticationFailed, NotAllowed
 from router.guard import SensitiveDataDetector
 from router.hot_reload import ConfigHolder
 from router.routing.candidates import CandidatePolicy
-from router.store import Database, Ledger, LedgerRecord, LedgerWriter, StoreError
+from router.store import CostQueries, Database, LedgerRecord, LedgerWriter, StoreError
 from router.tenancy.budget import BudgetTracker
 from router.tenancy.config import ANONYMOUS_TENANT, TenantConfig, TenantsConfig
 from router.tenancy.directory import Directory
 from router.tenancy.limits import Admission, Limiter, SharedRateLimiter
 from router.tracing import current_trace_id, span
 from serving.engine import Usage
-from serving.errors import AuthenticationFailed, NotAllowed, StellwerkError
+from serving.errors import StellwerkError
 
 __all__ = ["UNAUTHENTICATED_TENANT", "FinishedRun", "Screening", "TenancyService", "TenantContext",
            "unauthenticated"]
@@ -132,7 +133,7 @@ class TenancyService:
         self.db = db
         self.directory = Directory(db)
         self.limiter = limiter or SharedRateLimiter(db)
-        self.ledger = Ledger(db)
+        self.ledger = CostQueries(db)
         self.budgets = BudgetTracker(self.ledger)
         self.writer = LedgerWriter(db)
         self._detector = detector or SensitiveDataDetector()

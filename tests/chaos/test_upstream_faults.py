@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,22 @@ async def test_every_upstream_fault_ends_cleanly_and_is_accounted(router: Router
     assert len(rows) == len(cases) + 1  # one row per request, none twice
     assert sorted(r["status"] for r in rows) == sorted([s for s, _, _ in results] + [429])
     assert router.in_flight() == 0
-    rss_after, fds_after = process_usage(router.pid)
+    rss_after, fds_after = _settled_usage(router.pid, fds_before + 8)
     print(f"\nrouter RSS {rss_before} -> {rss_after} KiB, fds {fds_before} -> {fds_after}; "
           f"{len(cases) + 1} requests, {len(rows)} ledger rows")
-    assert fds_after <= fds_before + 16  # pooled upstream connections at most, no leak per request
+    # NOTE: right after the burst the router still holds one pooled upstream connection per request that
+    # ran at once (up to 29) until the upstream's 5 s keep-alive closes them; a leak never goes back.
+    assert fds_after <= fds_before + 8  # the database's files at most, no descriptor left per request
+
+
+def _settled_usage(pid: int, fds_bound: int, within_s: float = 12.0) -> tuple[int, int]:
+    """The router's (RSS, fds) once its descriptors are back within the bound, or at the deadline."""
+    deadline = time.monotonic() + within_s
+    rss, fds = process_usage(pid)
+    while fds > fds_bound and time.monotonic() < deadline:
+        time.sleep(0.25)
+        rss, fds = process_usage(pid)
+    return rss, fds
 
 
 def test_a_client_that_stops_reading_is_cut_off_and_accounted(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.store import Database, Ledger, LedgerRecord, LedgerWriter
+from router.store import CostQueries, Database, LedgerRecord, LedgerWriter
 from stellwerk_cli.main import main
 
 
@@ -35,7 +35,7 @@ async def test_ledger_sums_cached_and_reasoning_tokens_and_the_baseline_prices_c
                   ("openai/gpt-6.2-sol", 1_000_000, 0, 0, 0, 2.0))
     db = Database.open(db_url, default_path=Path("unused"))
     try:
-        ledger = Ledger(db)
+        ledger = CostQueries(db)
         [row] = ledger.costs()
         assert (row.prompt_tokens, row.cached_tokens) == (2_000_000, 600_000)
         assert (row.completion_tokens, row.reasoning_tokens) == (100_000, 40_000)

@@ -12,6 +12,7 @@ import pytest
 from cluster.gpu import GpuReading
 from cluster.telemetry import TelemetrySnapshot
 from models.catalogue import ModelEntry, load_catalogue
+from router.errors import NotAllowed
 from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
 from router.routing.config import RoutingConfig, RoutingConfigError, parse_routing_config
@@ -22,7 +23,7 @@ from router.routing.service import RoutingService
 from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
 from serving.engine import EngineStats
-from serving.errors import ContextLengthExceeded, EngineUnavailable, InvalidRequest, NotAllowed
+from serving.errors import ContextLengthExceeded, EngineUnavailable, InvalidRequest
 from tests.fakes import DEFAULT_QUALITY, ScriptedFeatures, TableQuality
 
 GEMMA, MINI, GPT41 = "gemma-3-270m", "openai/gpt-4o-mini", "openai/gpt-4.1"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from router.store import Database, StoreError, state_version
-from router.store.database import engine_for
+from router.store.database import backend_for
 from router.store.migrations import MIGRATIONS
-from router.store.postgres_engine import redact_url, to_pyformat
+from router.store.postgres_backend import redact_url, to_pyformat
 
 pytest_plugins = ["tests.postgres"]
 
@@ -39,11 +39,11 @@ def test_none_opens_sqlite_at_the_default_path_and_creates_its_folder(tmp_path: 
 
 
 def test_urls_choose_the_engine_and_unknown_schemes_are_refused(tmp_path: Path) -> None:
-    assert engine_for(f"sqlite://{tmp_path}/a.db").kind == "sqlite"
-    assert engine_for("postgresql://u@localhost:5432/db").kind == "postgresql"
-    assert engine_for("postgres://u@localhost/db").kind == "postgresql"
+    assert backend_for(f"sqlite://{tmp_path}/a.db").kind == "sqlite"
+    assert backend_for("postgresql://u@localhost:5432/db").kind == "postgresql"
+    assert backend_for("postgres://u@localhost/db").kind == "postgresql"
     with pytest.raises(StoreError, match=r"unknown database URL scheme 'mysql'; known: sqlite://, postgresql://"):
-        engine_for("mysql://u@h/db")
+        backend_for("mysql://u@h/db")
 
 
 def test_passwords_never_appear_in_descriptions_or_connection_errors(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from router.store import CostRow, Database, Ledger, LedgerError, LedgerRecord, LedgerWriter
+from router.store import CostQueries, CostRow, Database, LedgerError, LedgerRecord, LedgerWriter
 from router.store.clock import to_us
 
 pytest_plugins = ["tests.postgres"]
@@ -125,7 +125,7 @@ def test_naive_timestamps_are_refused(database: Database) -> None:
 
 def test_costs_are_grouped_by_tenant_model_provider_and_utc_day(database: Database) -> None:
     write_all(database, KNOWN)
-    ledger = Ledger(database)
+    ledger = CostQueries(database)
     assert ledger.costs() == [
         CostRow("acme", "gemma-3-270m", "local", DAY1, "USD", 1, 100, 50, 0.0),
         CostRow("acme", "gpt-5", "openai", DAY1, "USD", 1, 1000, 500, 0.02),
@@ -137,7 +137,7 @@ def test_costs_are_grouped_by_tenant_model_provider_and_utc_day(database: Databa
 
 def test_cost_filters_are_inclusive_days_and_a_tenant_sees_only_its_rows(database: Database) -> None:
     write_all(database, KNOWN)
-    ledger = Ledger(database)
+    ledger = CostQueries(database)
     assert ledger.costs(tenant="acme", since=DAY2) == [
         CostRow("acme", "gpt-5", "openai", DAY2, "USD", 2, 2010, 1000, 0.04)]
     assert [r.day for r in ledger.costs(until=DAY1)] == [DAY1] * 3
@@ -148,7 +148,7 @@ def test_cost_filters_are_inclusive_days_and_a_tenant_sees_only_its_rows(databas
 
 def test_spent_sums_a_tenants_cost_from_a_moment(database: Database) -> None:
     write_all(database, KNOWN)
-    ledger = Ledger(database)
+    ledger = CostQueries(database)
     assert ledger.spent("acme", at(DAY2)) == pytest.approx(0.04)
     assert ledger.spent("acme", at(DAY1, 10)) == pytest.approx(0.06)
     assert ledger.spent("acme", at(DAY1, 10, us=1)) == pytest.approx(0.06)  # "b" is later that day
@@ -158,7 +158,7 @@ def test_spent_sums_a_tenants_cost_from_a_moment(database: Database) -> None:
 
 def test_baseline_prices_every_recorded_token_at_the_frontier_model(database: Database) -> None:
     write_all(database, KNOWN)
-    ledger = Ledger(database)
+    ledger = CostQueries(database)
     # All tenants: 3510 prompt and 1850 completion tokens; acme alone: 3110 and 1550.
     assert ledger.baseline_cost(input_per_mtok=2.0, output_per_mtok=8.0) == pytest.approx(
         (3510 * 2.0 + 1850 * 8.0) / 1e6)

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from models.catalogue import load_catalogue
+from router.errors import QuotaExceeded
 from router.tenancy.budget import BudgetTracker
 from router.tenancy.config import Budget, Limits, TenantPolicy, TenantsConfigError, parse_tenants_config
 from router.tenancy.limits import RateLimiter
-from serving.errors import QuotaExceeded, RateLimited
+from serving.errors import RateLimited
 
 CATALOGUE = load_catalogue()
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from router.store.backend import Params
 from router.store.clock import to_us
 from router.store.database import Database
-from router.store.engine import Params
 
-__all__ = ["CostRow", "Ledger"]
+__all__ = ["CostQueries", "CostRow"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _filters(tenant: str | None, since: date | None, until: date | None) -> tupl
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-class Ledger:
+class CostQueries:
     """Read-only queries; writing goes through `LedgerWriter`."""
 
     def __init__(self, db: Database) -> None:

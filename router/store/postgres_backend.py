@@ -14,9 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from router.store.engine import Dialect, Params, Row, StoreError
+from router.store.backend import Dialect, Params, Row, StoreError
 
-__all__ = ["POSTGRES_DIALECT", "PostgresEngine", "redact_url", "to_pyformat"]
+__all__ = ["POSTGRES_DIALECT", "PostgresBackend", "redact_url", "to_pyformat"]
 
 # Any constant works; it only has to be the same in every Stellwerk process.
 MIGRATION_LOCK_KEY = 0x5374_656C_6C77  # "Stellw"
@@ -86,7 +86,7 @@ class _PostgresSession:
         self._conn.close()
 
 
-class PostgresEngine:
+class PostgresBackend:
     """Connects to one PostgreSQL database given by a `postgresql://` URL."""
 
     kind: Final = "postgresql"

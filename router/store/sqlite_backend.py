@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from router.store.engine import Dialect, Params, Row, StoreError
+from router.store.backend import Dialect, Params, Row, StoreError
 
-__all__ = ["SQLITE_DIALECT", "SQLiteEngine"]
+__all__ = ["SQLITE_DIALECT", "SQLiteBackend"]
 
 SQLITE_DIALECT = Dialect(autoid="INTEGER PRIMARY KEY AUTOINCREMENT", migration_lock=None)
 BUSY_TIMEOUT_MS = 30_000
@@ -75,7 +75,7 @@ class _SQLiteSession:
         self._conn.close()
 
 
-class SQLiteEngine:
+class SQLiteBackend:
     """Opens connections to one SQLite file, creating its folder and switching it to WAL once."""
 
     kind: Final = "sqlite"

@@ -1,9 +1,12 @@
-"""A small streaming load client for OpenAI-compatible endpoints: per-request TTFT and token timings."""
+"""Batches of concurrent streams with byte-identical bodies but for the prompt, summarised per batch size
+(TTFT, decode speed, output tokens/s): what `benchmarks.first_numbers` sends to the stack and to vLLM.
+
+Each stream is read by `benchmarks.bench.client.send_chat`, the one timed client of the benchmarks.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import statistics
 import time
@@ -11,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from benchmarks.bench.client import RequestRecord, send_chat
 
 __all__ = ["REQUEST_FIELDS", "StreamSummary", "StreamTiming", "fresh_prompt", "run_concurrent", "stream_once",
            "summarize"]
@@ -51,29 +56,20 @@ class StreamTiming:
 
 async def stream_once(client: httpx.AsyncClient, url: str, model: str, prompt: str,
                       max_tokens: int) -> StreamTiming:
-    """One streamed chat request generating exactly `max_tokens` tokens."""
+    """One streamed chat request generating exactly `max_tokens` tokens (read by `send_chat`, the same
+    client `stellwerk bench` uses); raises when it fails."""
     body: dict[str, Any] = {
         "model": model, "stream": True, "stream_options": {"include_usage": True},
         "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
         "min_tokens": max_tokens, **REQUEST_FIELDS,
     }
-    started = time.perf_counter()
-    times: list[float] = []
-    tokens = 0
-    async with client.stream("POST", url + "/chat/completions", json=body) as reply:
-        reply.raise_for_status()
-        async for line in reply.aiter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
-            if chunk.get("usage"):
-                tokens = int(chunk["usage"]["completion_tokens"])
-            if any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or []):
-                times.append(time.perf_counter() - started)
-    end = time.perf_counter() - started
-    if not times:
-        raise RuntimeError(f"{url}: the stream carried no tokens")
-    return StreamTiming(ttft_s=times[0], e2e_s=end, completion_tokens=tokens, chunk_times_s=times)
+    record = RequestRecord(index=0, start_s=0.0, scheduled_s=None, max_tokens=max_tokens,
+                           requested_input_tokens=None)
+    await send_chat(client, url + "/chat/completions", body, record, time.perf_counter)
+    if not record.ok or record.e2e_s is None or record.ttft_s is None:
+        raise RuntimeError(f"{url}: {record.status} {record.error}")
+    return StreamTiming(ttft_s=record.ttft_s, e2e_s=record.e2e_s, completion_tokens=record.output_tokens,
+                        chunk_times_s=record.token_times_s)
 
 
 async def run_concurrent(url: str, model: str, concurrency: int, max_tokens: int, prompt_words: int,

@@ -1,7 +1,8 @@
-"""What the stores need from a database engine: one connection per thread, transactions, DDL words.
+"""What the stores need from a database backend (SQLite or PostgreSQL): one connection per thread,
+transactions, DDL words.
 
-SQL in the stores is written once, with `?` placeholders; each engine translates it for its driver
-(sqlite3 takes `?`, psycopg takes `%s`), so the paramstyle difference lives in one place per engine.
+SQL in the stores is written once, with `?` placeholders; each backend translates it for its driver
+(sqlite3 takes `?`, psycopg takes `%s`), so the paramstyle difference lives in one place per backend.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["Cursor", "Dialect", "EngineKind", "Params", "Row", "Session", "StoreError"]
+__all__ = ["BackendKind", "Cursor", "Dialect", "Params", "Row", "Session", "StoreError"]
 
-EngineKind = Literal["sqlite", "postgresql"]
+BackendKind = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
 Row = tuple[Any, ...]
 
@@ -24,7 +25,7 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class Dialect:
-    """The few DDL words that differ between engines; migrations format them into their SQL."""
+    """The few DDL words that differ between backends; migrations format them into their SQL."""
 
     autoid: str                    # an auto-incrementing 64-bit primary key column type
     migration_lock: str | None     # SQL that serialises migrations across processes, inside the tx
