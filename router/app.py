@@ -21,18 +21,21 @@ from router.console.routes import router as console_router
 from router.dry_run import router as routing_router
 from router.edge import EdgeGuard, EdgeLimits
 from router.embeddings import router as embeddings_router
+from router.embeddings_service import EmbeddingsService
 from router.http import install_error_handlers
 from router.metrics import RouterMetrics
 from router.observe import observe
 from router.openapi import install_openapi
 from router.registry import ModelRegistry
 from router.responses.routes import router as responses_router
-from router.responses.store import ResponseStore
 from router.routing.build import default_routing
 from router.routing.service import RoutingService
 from router.routing.shared_state import SharedRoutingState
+from router.services import Services
 from router.store import Database
+from router.store.responses import ResponseStore
 from router.system_routes import router as system_router
+from router.tenancy.http import SERVICES_STATE
 from router.tenancy.routes import router as tenancy_router
 from router.tenancy.service import TenancyService
 from router.tracing import Tracing, TracingMiddleware
@@ -42,7 +45,6 @@ __all__ = ["create_app"]
 
 def create_app(
     registry: ModelRegistry,
-    engines_by_id: dict[str, Any],
     *,
     metrics: RouterMetrics | None = None,
     first_chunk_timeout_s: float = DEFAULT_FIRST_CHUNK_TIMEOUT_S,
@@ -57,7 +59,8 @@ def create_app(
     limits: EdgeLimits | None = None,
     response_store: ResponseStore | None = None,
 ) -> FastAPI:
-    """The router app. `engines_by_id` maps catalogue ids to their chat or embedding engine.
+    """The router app, answering with the models of `registry` (and their engines). Its parts are kept
+    in one `router.services.Services`, which the routes read.
 
     `telemetry` samples the chat engines' load (and GPUs) while the app runs; by default every chat
     engine, without GPUs. Its snapshot feeds `/status`, the load gauges of `/metrics` and routing.
@@ -72,8 +75,7 @@ def create_app(
     (without one, that parameter is refused).
     """
     metrics = metrics or RouterMetrics()
-    telemetry = telemetry or TelemetrySampler(
-        {e.id: engines_by_id[e.id] for e in registry.chat_candidates()})
+    telemetry = telemetry or TelemetrySampler(registry.chat_engines())
 
     routing_service = (routing or default_routing(registry))(telemetry, metrics)
     tenancy_service = tenancy or TenancyService.open_access(
@@ -107,22 +109,16 @@ def create_app(
 
     app = FastAPI(title="Stellwerk", version="0.1.0", lifespan=lifespan,
                   description="OpenAI-compatible router in front of Ray Serve + vLLM and remote APIs.")
-    app.state.registry = registry
-    app.state.engines_by_id = engines_by_id
-    app.state.metrics = metrics
-    app.state.status_provider = status_provider or (lambda: {"deployments": {}})
-    app.state.telemetry = telemetry
-    app.state.routing = routing_service
-    app.state.shared_routing = shared_routing
-    app.state.tenancy = tenancy_service
-    app.state.admin_key = admin_key
-    app.state.stream_settings = streams or StreamSettings()
-    app.state.response_store = response_store
-    app.state.chat_service = ChatService(registry, metrics, routing_service,
-                                         first_chunk_timeout_s=first_chunk_timeout_s)
+    setattr(app.state, SERVICES_STATE, Services(
+        registry=registry, metrics=metrics, telemetry=telemetry, routing=routing_service,
+        shared_routing=shared_routing, tenancy=tenancy_service,
+        chat=ChatService(registry, metrics, routing_service, first_chunk_timeout_s=first_chunk_timeout_s),
+        embeddings=EmbeddingsService(registry, metrics, routing_service, tenancy_service),
+        streams=streams or StreamSettings(), status_provider=status_provider or (lambda: {"deployments": {}}),
+        admin_key=admin_key, response_store=response_store))
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(EdgeGuard, limits=limits or EdgeLimits())
+    app.add_middleware(EdgeGuard, limits=limits or EdgeLimits(), tenancy=tenancy_service)
     if tracing is not None:  # NOTE: outermost, so the edge's authentication and refusals are traced
         app.add_middleware(TracingMiddleware, tracing=tracing)
     for router in (chat_router, anthropic_router, responses_router, embeddings_router, routing_router,

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from router.registry import AUTO, ModelRegistry
-from router.routing.service import RoutingService
+from router.registry import AUTO
 from router.schemas import ChatCompletionRequest
+from router.services import AppServices
 from router.tenancy.http import Caller, gate_chat, routing_hints
 
 __all__ = ["router"]
@@ -18,17 +18,16 @@ router = APIRouter()
 
 
 @router.post("/v1/route")
-async def explain_route(body: ChatCompletionRequest, request: Request,
-                        ctx: Caller) -> dict[str, Any]:
+async def explain_route(body: ChatCompletionRequest, request: Request, ctx: Caller,
+                        svc: AppServices) -> dict[str, Any]:
     """The same decision `/v1/chat/completions` would take now for this caller, with features, every
     candidate's scores and why each was or was not eligible. Hysteresis state, counters and the
     caller's rate limits are left unchanged."""
-    routing: RoutingService = request.app.state.routing
-    gate = gate_chat(request.app.state.tenancy, ctx, body, admit=False)
+    routing = svc.routing
+    gate = gate_chat(svc.tenancy, ctx, body, admit=False)
     request_id = f"route-{uuid.uuid4().hex}"
     if body.model != AUTO:
-        registry: ModelRegistry = request.app.state.registry
-        entry, _ = registry.chat_engine(body.model)
+        entry, _ = svc.registry.chat_engine(body.model)
         routing.check_allowed(entry, gate.policies)
         return {"id": request_id, "object": "stellwerk.route", "model": entry.id, "reason": "requested",
                 "explanation": "the request names its model", "fallback_order": []}

@@ -19,7 +19,6 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +27,7 @@ from router.chat.text import clean_text, lone_surrogate_path
 from router.http import endpoint_of, error_response
 from router.store import StoreError
 from router.tenancy.http import CALLER_STATE, authenticate_traced
+from router.tenancy.service import TenancyService, TenantContext, unauthenticated
 from serving.errors import (
     InternalError,
     InvalidRequest,
@@ -63,9 +63,10 @@ class _ClientGone(Exception):
 class EdgeGuard:
     """See the module docstring."""
 
-    def __init__(self, app: ASGIApp, *, limits: EdgeLimits) -> None:
+    def __init__(self, app: ASGIApp, *, limits: EdgeLimits, tenancy: TenancyService) -> None:
         self._app = app
         self._limits = limits
+        self._tenancy = tenancy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,10 +90,10 @@ class EdgeGuard:
         path: str = scope.get("path", "")
         if path.startswith(_API_PREFIX):
             try:
-                ctx = authenticate_traced(_tenancy(scope), Headers(scope=scope))
+                ctx = authenticate_traced(self._tenancy, Headers(scope=scope))
                 scope.setdefault("state", {})[CALLER_STATE] = ctx
             except StellwerkError as exc:
-                _record(scope, exc, None)
+                self._record(scope, exc)
                 await _respond(scope, send, exc)
                 return
         if scope.get("method") not in ("POST", "PUT", "PATCH"):
@@ -104,10 +105,19 @@ class EdgeGuard:
         except _ClientGone:
             return
         except StellwerkError as exc:
-            _record(scope, exc, None)
+            self._record(scope, exc)
             await _respond(scope, send, exc)
             return
         await self._app(scope, _replay(body, receive), send)
+
+    def _record(self, scope: Scope, error: StellwerkError) -> None:
+        """The refusal's ledger row (401s included, as the unauthenticated tenant)."""
+        ctx = scope.get("state", {}).get(CALLER_STATE)
+        try:
+            self._tenancy.record_failure(ctx if isinstance(ctx, TenantContext) else unauthenticated(),
+                                         "", error, endpoint_of(scope.get("path", "")))
+        except StoreError as exc:  # the ledger is closed or full: the refusal still goes out
+            logger.warning("ledger: refusal not recorded (%s)", exc)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self._limits.max_body_bytes
@@ -166,21 +176,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
     return replay
 
-
-def _tenancy(scope: Scope) -> Any:
-    return scope["app"].state.tenancy
-
-
-def _record(scope: Scope, error: StellwerkError, model: str | None) -> None:
-    """The refusal's ledger row (401s included, as the unauthenticated tenant)."""
-    from router.tenancy.service import TenantContext, unauthenticated
-
-    ctx = scope.get("state", {}).get(CALLER_STATE)
-    try:
-        _tenancy(scope).record_failure(ctx if isinstance(ctx, TenantContext) else unauthenticated(),
-                                       model or "", error, endpoint_of(scope.get("path", "")))
-    except StoreError as exc:  # the ledger is closed or full: the refusal still goes out
-        logger.warning("ledger: refusal not recorded (%s)", exc)
 
 
 async def _respond(scope: Scope, send: Send, error: StellwerkError) -> None:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from router.services import services
 from serving.errors import InvalidRequest, StellwerkError, error_body
 
 __all__ = ["anthropic_error_type", "endpoint_of", "error_response", "install_error_handlers"]
@@ -88,7 +89,7 @@ def _record_refusal(request: Request, error: StellwerkError, body: Any) -> None:
         return
     model = body.get("model") if isinstance(body, dict) else None
     try:
-        request.app.state.tenancy.record_failure(ctx, model if isinstance(model, str) else "", error,
+        services(request).tenancy.record_failure(ctx, model if isinstance(model, str) else "", error,
                                                  endpoint_of(request.url.path))
     except Exception as exc:  # the ledger is closed: the refusal still goes out
         logger.warning("ledger: refusal not recorded (%s)", type(exc).__name__)

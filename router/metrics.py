@@ -71,6 +71,17 @@ class RouterMetrics:
         for e in entries:
             self.model_info.labels(e.id, e.provider, e.kind).set(1)
 
+    def record_request(self, endpoint: str, model: str, status: int, latency_s: float,
+                       error_type: str | None = None, prompt_tokens: int = 0) -> None:
+        """One request answered or failed: its status, latency, error type and prompt tokens (the chat
+        run adds completion tokens and cost on its own)."""
+        self.requests.labels(endpoint, model, str(status)).inc()
+        self.latency.labels(endpoint, model).observe(latency_s)
+        if error_type is not None:
+            self.errors.labels(endpoint, model, error_type).inc()
+        if prompt_tokens:
+            self.tokens.labels(model, "prompt").inc(prompt_tokens)
+
     def record_ledger_commit(self, records: Sequence[LedgerRecord], seconds: float,
                              error: BaseException | None) -> None:
         """A `LedgerWriter` listener: one batch committed (or not) in `seconds`. Per-tenant figures

@@ -41,6 +41,14 @@ class ModelRegistry:
         """Available models that have an engine."""
         return [m for m in self._models if m.entry.id in self._chat or m.entry.id in self._embed]
 
+    def chat_engines(self) -> dict[str, ChatEngine]:
+        """Every chat engine by catalogue id (what the load sampler watches)."""
+        return dict(self._chat)
+
+    def engine(self, entry_id: str) -> ChatEngine | EmbeddingEngine:
+        """A servable model's engine, chat or embedding, by catalogue id (KeyError for any other id)."""
+        return self._chat[entry_id] if entry_id in self._chat else self._embed[entry_id]
+
     def chat_candidates(self) -> list[ModelEntry]:
         return [m.entry for m in self._models if m.entry.id in self._chat]
 

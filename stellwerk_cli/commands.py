@@ -251,9 +251,9 @@ def run_router(args: argparse.Namespace, availabilities: list[Availability], app
     from router.app import create_app
     from router.edge import EdgeLimits
     from router.registry import ModelRegistry
-    from router.responses.store import ResponseStore
     from router.routing.build import default_routing
     from router.server import ServerLimits, run_server
+    from router.store.responses import ResponseStore
 
     chat, embed = serve_engines(apps, status_aware_handles(watcher), running_replicas(watcher))
     chat.update(remote_engines(availabilities, clients))
@@ -265,7 +265,7 @@ def run_router(args: argparse.Namespace, availabilities: list[Availability], app
         return {"deployments": {n: asdict(s) for n, s in watcher.all().items()}}
 
     telemetry = TelemetrySampler(chat, gpus.read, interval_s=args.telemetry_interval)
-    app = create_app(registry, {**chat, **embed}, status_provider=status_report,
+    app = create_app(registry, status_provider=status_report,
                      on_shutdown=clients.aclose, telemetry=telemetry, routing=routing, tenancy=tenancy,
                      admin_key=os.environ.get(args.admin_key_env) or None, tracing=_tracing(args),
                      limits=EdgeLimits(max_body_bytes=int(args.max_body_mb * 1024 * 1024)),

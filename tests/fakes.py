@@ -237,7 +237,7 @@ class FakeStack:
     @property
     def telemetry(self) -> TelemetrySampler:
         """The app's sampler; tests call `await stack.telemetry.sample()` (ASGI tests run no lifespan)."""
-        sampler: TelemetrySampler = self.app.state.telemetry
+        sampler: TelemetrySampler = self.app.state.services.telemetry
         return sampler
 
 
@@ -272,7 +272,7 @@ def build_stack(
     app_kwargs.setdefault("routing", default_routing(
         registry, features=ScriptedFeatures(category), quality=TableQuality(DEFAULT_QUALITY),
         config_path=routing_config, decision_log=decision_log))
-    app = create_app(registry, {**chat_engines, **embed_engines}, metrics=metrics, **app_kwargs)
+    app = create_app(registry, metrics=metrics, **app_kwargs)
     return FakeStack(app, registry, metrics, catalogue, chat_engines, embed_engines)
 
 

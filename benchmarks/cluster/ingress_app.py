@@ -68,5 +68,5 @@ def _router_app(catalogue_path: Path, database: Path) -> Any:
     chat.update(remote_engines(availabilities, ProviderClients()))
     registry = ModelRegistry(availabilities, chat, embed)
     tenancy = TenancyService.open_access(Database.open(f"sqlite:///{database}", default_path=database))
-    return create_app(registry, {**chat, **embed}, telemetry=TelemetrySampler(chat, interval_s=0.5),
+    return create_app(registry, telemetry=TelemetrySampler(chat, interval_s=0.5),
                       routing=default_routing(registry), tenancy=tenancy)

@@ -73,7 +73,7 @@ def build_app(upstream_url: str, workdir: Path) -> Any:
     engines = {a.entry.id: create_remote_engine(a.entry, clients, environ) for a in availabilities}
     registry = ModelRegistry(availabilities, engines, {})
     routing = default_routing(registry, features=_NamedModelsOnly())
-    return create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing)
+    return create_app(registry, on_shutdown=clients.aclose, routing=routing)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

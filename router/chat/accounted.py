@@ -20,6 +20,7 @@ from router.chat.service import ChatRun, ChatService
 from router.errors import LedgerUnavailable
 from router.run_events import RunError, RunEvent
 from router.schemas import ChatCompletionRequest
+from router.services import services
 from router.sse import (
     DEFAULT_STREAM_DEADLINE_S,
     DEFAULT_WRITE_TIMEOUT_S,
@@ -151,7 +152,7 @@ async def open_streamed(request: Request, ctx: TenantContext, body: ChatCompleti
                         endpoint: str) -> AccountedRun:
     """`open_accounted` for a streamed answer, holding one of the tenant's stream slots (429 if none is
     free) until `streamed_response`'s response ends."""
-    settings: StreamSettings = request.app.state.stream_settings
+    settings: StreamSettings = services(request).streams
     with settings.slots.slot(ctx.tenant):
         return await open_accounted(request, ctx, body, endpoint)
 
@@ -161,7 +162,7 @@ def streamed_response(request: Request, opened: AccountedRun, events: AsyncGener
     """The SSE response for an `open_streamed` run: `events` (the run's, possibly wrapped) in the
     dialect `fmt`, the ledger row committed before the end; settles the run and frees the slot when it
     ends; over the deadline it ends with an error in the client's dialect."""
-    settings: StreamSettings = request.app.state.stream_settings
+    settings: StreamSettings = services(request).streams
     tenant = opened.tenant
 
     async def on_close() -> None:
@@ -181,8 +182,8 @@ async def open_accounted(request: Request, ctx: TenantContext, body: ChatComplet
                          endpoint: str) -> AccountedRun:
     """Gate and route the request and wait for its first chunk; a refusal or failure on the way is
     recorded in the ledger and raised (it becomes the HTTP error)."""
-    service: ChatService = request.app.state.chat_service
-    tenancy: TenancyService = request.app.state.tenancy
+    service: ChatService = services(request).chat
+    tenancy: TenancyService = services(request).tenancy
     try:
         if not tenancy.writer.healthy:  # fail fast: no upstream work whose cost could not be recorded
             raise LedgerUnavailable(_LEDGER_DOWN)

@@ -14,12 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from router.console.page import console_page, login_page
 from router.console.spend import WINDOWS, spend_over_time
-from router.registry import ModelRegistry
-from router.routing.service import RoutingService
+from router.services import AppServices, services
 from router.tenancy.admin import Admin
 from router.tenancy.console_session import COOKIE, SESSION_S, actor_of, issue, valid_actor
 from router.tenancy.costs import default_baseline
-from router.tenancy.service import TenancyService
 from serving.errors import InvalidRequest
 
 __all__ = ["router"]
@@ -31,7 +29,7 @@ _MAX_FORM_BYTES = 4096
 
 def _operator(request: Request) -> str | None:
     """The logged-in operator (session cookie), or "admin" for the admin key in a bearer header."""
-    key: str | None = request.app.state.admin_key
+    key = services(request).admin_key
     if not key:
         return None
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -41,8 +39,8 @@ def _operator(request: Request) -> str | None:
 
 
 @router.get("/console")
-async def console(request: Request) -> Response:
-    if not request.app.state.admin_key:
+async def console(request: Request, svc: AppServices) -> Response:
+    if not svc.admin_key:
         return HTMLResponse(login_page(disabled=True), status_code=403)
     operator = _operator(request)
     if operator is None:
@@ -51,13 +49,13 @@ async def console(request: Request) -> Response:
 
 
 @router.get("/console/login")
-async def login_form(request: Request) -> HTMLResponse:
-    return HTMLResponse(login_page(disabled=not request.app.state.admin_key))
+async def login_form(svc: AppServices) -> HTMLResponse:
+    return HTMLResponse(login_page(disabled=not svc.admin_key))
 
 
 @router.post("/console/login")
-async def login(request: Request) -> Response:
-    key: str | None = request.app.state.admin_key
+async def login(request: Request, svc: AppServices) -> Response:
+    key = svc.admin_key
     if not key:
         return HTMLResponse(login_page(disabled=True), status_code=403)
     form = parse_qs((await request.body())[:_MAX_FORM_BYTES].decode("utf-8", "replace"))
@@ -90,22 +88,19 @@ async def static(name: str) -> Response:
 
 
 @router.get("/console/api/decisions")
-async def decisions(request: Request, _: Admin,
+async def decisions(svc: AppServices, _: Admin,
                     limit: Annotated[int, Query(ge=1, le=200)] = 30) -> dict[str, Any]:
     """The latest routing decisions (newest first; features and candidates, never prompt text) and
     each chat model's circuit breaker."""
-    routing: RoutingService = request.app.state.routing
+    routing = svc.routing
     latest = list(routing.recent)[-limit:][::-1]
-    registry: ModelRegistry = request.app.state.registry
-    breakers = {e.id: routing.health.unhealthy_reason(e.id) for e in registry.chat_candidates()}
+    breakers = {e.id: routing.health.unhealthy_reason(e.id) for e in svc.registry.chat_candidates()}
     return {"object": "list", "data": latest, "breakers": breakers}
 
 
 @router.get("/console/api/spend")
-async def spend(request: Request, _: Admin, window: str = "hour") -> dict[str, Any]:
+async def spend(svc: AppServices, _: Admin, window: str = "hour") -> dict[str, Any]:
     if window not in WINDOWS:
         raise InvalidRequest(f"window must be one of {', '.join(WINDOWS)}", param="window")
-    tenancy: TenancyService = request.app.state.tenancy
-    registry: ModelRegistry = request.app.state.registry
-    baseline = default_baseline([m.entry for m in registry.all()])
-    return await asyncio.to_thread(spend_over_time, tenancy.db, window, baseline)
+    baseline = default_baseline([m.entry for m in svc.registry.all()])
+    return await asyncio.to_thread(spend_over_time, svc.tenancy.db, window, baseline)

@@ -13,10 +13,11 @@ from router.chat.accounted import open_accounted, open_streamed, streamed_respon
 from router.cost import cost_headers
 from router.http import validation_error
 from router.responses.schemas import ResponsesRequest
-from router.responses.store import ResponseStore
 from router.responses.stream import ResponseBuilder, ResponsesFormat, response_id, to_response_object
 from router.responses.translate import to_chat_request
 from router.schemas import ChatCompletionRequest
+from router.services import AppServices
+from router.store.responses import ResponseStore
 from router.tenancy.http import Caller
 from serving.errors import InvalidRequest
 
@@ -27,8 +28,9 @@ _ENDPOINT = "responses"
 
 
 @router.post("/v1/responses", response_model=None)
-async def create_response(body: ResponsesRequest, request: Request, ctx: Caller) -> Response:
-    store: ResponseStore | None = getattr(request.app.state, "response_store", None)
+async def create_response(body: ResponsesRequest, request: Request, ctx: Caller,
+                          svc: AppServices) -> Response:
+    store = svc.response_store
     history = await _history(store, ctx.tenant, body.previous_response_id)
     chat_body = to_chat_request(body, history)
     try:

@@ -8,7 +8,7 @@ back in Chat Completions). `instructions` -> a system message, `max_output_token
 `max_completion_tokens`, `reasoning.effort` -> `reasoning_effort`, `text.format` -> `response_format`,
 function tools (flat, as Responses writes them) -> chat tools. Hosted tools (web search, file search,
 computer use, ...) and fields that would change the answer but have no counterpart are refused (400).
-`previous_response_id` needs a response store (`router.responses.store`); without one it is refused
+`previous_response_id` needs a response store (`router.store.responses`); without one it is refused
 (400), with one the stored conversation comes before the new input (instructions are not carried over,
 as OpenAI does).
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from router.metrics import RouterMetrics
 from router.registry import ModelRegistry
 from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH, load_routing_config
 from router.routing.decision_log import DecisionLog
+from router.routing.health import HealthTracker
 from router.routing.scale_wait import PoolReadiness, ScaleUpWait
 from router.routing.service import (
     CategoryQuality,
@@ -21,6 +23,7 @@ from router.routing.service import (
     QualityPredictor,
     RoutingService,
 )
+from router.routing.spillover import SpilloverState
 from serving.errors import StellwerkError
 
 __all__ = ["default_routing", "shipped_features", "shipped_quality"]
@@ -36,16 +39,19 @@ def default_routing(
     quality: QualityPredictor | None = None,
     decision_log: Path | None = None,
     classifier: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> RoutingFactory:
     """A factory for `create_app`. Loads the configuration now (an invalid file fails here, before the
     router starts); the classifier and quality table default to the shipped ones (`classifier` names
     which packaged classifier: `router.features.classifiers`, default MiniLM). `decision_log`
-    overrides the configuration's `decision_log` path."""
+    overrides the configuration's `decision_log` path; `clock` times the circuit breakers' cooldowns
+    and spillover's hysteresis."""
     holder = ConfigHolder(config_path or DEFAULT_ROUTING_CONFIG_PATH, load_routing_config,
                           what="routing configuration")
 
     def build(telemetry: TelemetrySampler, metrics: RouterMetrics) -> RoutingService:
-        log_path = decision_log or holder.current.decision_log
+        cfg = holder.current
+        log_path = decision_log or cfg.decision_log
         return RoutingService(
             holder,
             features or shipped_features(classifier),
@@ -56,6 +62,8 @@ def default_routing(
             decision_log=DecisionLog(log_path) if log_path else None,
             wake=_waker(registry),
             scale_up=ScaleUpWait(_readiness(registry), telemetry.sample),
+            health=HealthTracker(cfg.fallback.failure_threshold, cfg.fallback.cooldown_s, clock=clock),
+            spillover=SpilloverState(cfg.spillover, clock=clock),
         )
 
     return build

@@ -102,12 +102,15 @@ class Dispatch:
     entry: ModelEntry
     queued: int
     _service: RoutingService = field(repr=False)
-    _started: float = field(default_factory=time.perf_counter)
+    _started: float = field(init=False)
     _open: bool = True
+
+    def __post_init__(self) -> None:
+        self._started = self._service.clock()
 
     def first_token(self) -> None:
         """The engine's first token arrived: learn its TTFT (from this dispatch, not the request)."""
-        ttft = time.perf_counter() - self._started
+        ttft = self._service.clock() - self._started
         self._service.latency.observe(self.entry.id, ttft, self.queued, local=self.entry.is_local)
 
     def close(self) -> None:
@@ -117,6 +120,10 @@ class Dispatch:
 
 
 class RoutingService:
+    """See the module docstring. The circuit breakers (`health`), the spillover state and the clocks are
+    injected (`router.routing.build` makes the defaults); each is built from the configuration when
+    not given."""
+
     def __init__(
         self,
         config: ConfigHolder[RoutingConfig],
@@ -129,6 +136,10 @@ class RoutingService:
         decision_log: DecisionLog | None = None,
         wake: Callable[[ModelEntry], None] | None = None,
         scale_up: ScaleUpWait | None = None,
+        health: HealthTracker | None = None,
+        spillover: SpilloverState | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self._features = features
@@ -138,8 +149,10 @@ class RoutingService:
         cfg = config.current
         self.load = LoadView(snapshot)
         self.latency = LatencyModel(cfg.latency)
-        self.health = HealthTracker(cfg.fallback.failure_threshold, cfg.fallback.cooldown_s)
-        self.spillover = SpilloverState(cfg.spillover)
+        self.health = health or HealthTracker(cfg.fallback.failure_threshold, cfg.fallback.cooldown_s)
+        self.spillover = spillover or SpilloverState(cfg.spillover)
+        self.clock = clock  # times each dispatch's TTFT
+        self._wall = wall  # stamps the recent decisions the console shows
         self.sessions = SessionAffinity(cfg.sessions)
         self._budgets: dict[tuple[str, ...], FrontierBudget] = {}
         self._wake = wake  # asks a local pool that has no ready replica to scale up (see _unhealthy)
@@ -223,7 +236,7 @@ class RoutingService:
                 if a.local and objective.ttft_target_s is not None:
                     self._metrics.spilling.labels(a.entry.id, name).set(int(a.overloaded))
         if not dry_run:  # for the operator console (no prompt text: features and candidates only)
-            self.recent.append({"ts": time.time(), "request_id": request_id, "trace_id": current_trace_id(),
+            self.recent.append({"ts": self._wall(), "request_id": request_id, "trace_id": current_trace_id(),
                                 **decision.to_json()})
         if self._log is not None:
             self._log.record(request_id, decision.to_json(), dry_run=dry_run, trace_id=current_trace_id())

@@ -1,4 +1,5 @@
-"""The database layer: API keys, bans, the audit log and the cost ledger, on SQLite or PostgreSQL.
+"""The database layer: API keys, bans, the audit log, the cost ledger and stored Responses API answers
+(`router.store.responses`), on SQLite or PostgreSQL.
 
 One `Database` (SQLite by default, PostgreSQL when a `postgresql://` URL is configured) is migrated at
 open and shared by the stores; the SQL is the same for both backends. All methods are synchronous; the

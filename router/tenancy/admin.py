@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from router.errors import AuthenticationFailed, NotAllowed
 from router.tenancy.console_session import actor_of as console_actor
+from router.tenancy.http import tenancy_parts
 
 __all__ = ["Admin"]
 
@@ -22,7 +23,7 @@ _ACTOR = re.compile(r"^[\w.@:-]{1,64}$")
 
 async def _admin(request: Request) -> str:
     """FastAPI dependency: checks the admin key; returns the actor to audit."""
-    expected: str | None = request.app.state.admin_key
+    expected = tenancy_parts(request).admin_key
     if not expected:
         raise NotAllowed("the admin API is disabled: start the router with the admin key in the environment "
                          "variable named by --admin-key-env (STELLWERK_ADMIN_KEY by default)",

@@ -1,26 +1,48 @@
-"""The tenancy steps as the HTTP endpoints use them: a FastAPI dependency and the chat gate."""
+"""The tenancy steps as the HTTP endpoints use them: FastAPI dependencies and the chat gate."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from router.features.request_features import estimate_prompt_tokens
+from router.registry import ModelRegistry
 from router.routing.candidates import CandidatePolicy
 from router.routing.hints import RoutingHints, hints_from_headers
 from router.schemas import ChatCompletionRequest
 from router.tenancy.service import Screening, TenancyService, TenantContext
 from router.tracing import set_request_attributes, span
 
-__all__ = ["Caller", "ChatGate", "authenticate_traced", "caller", "gate_chat", "routing_hints"]
+__all__ = ["SERVICES_STATE", "Caller", "ChatGate", "TenancyParts", "authenticate_traced", "caller",
+           "gate_chat", "routing_hints", "tenancy_parts"]
 
 CALLER_STATE = "stellwerk_caller"  # the request-scope key router.edge stores the caller under
+SERVICES_STATE = "services"  # where `create_app` keeps its `router.services.Services`
 
 # Output tokens counted against a tokens-per-minute limit when a request sets no max_tokens.
 _ASSUMED_OUTPUT_TOKENS = 256
+
+
+class TenancyParts(Protocol):
+    """What this layer reads of the app's services (`router.services.Services`, a layer above, has it)."""
+
+    @property
+    def tenancy(self) -> TenancyService: ...
+
+    @property
+    def registry(self) -> ModelRegistry: ...
+
+    @property
+    def admin_key(self) -> str | None: ...
+
+
+def tenancy_parts(request: Request) -> TenancyParts:
+    """The app's services, as far as the tenancy layer knows them."""
+    parts: TenancyParts = getattr(request.app.state, SERVICES_STATE)
+    return parts
 
 
 async def caller(request: Request) -> TenantContext:
@@ -28,7 +50,7 @@ async def caller(request: Request) -> TenantContext:
     ctx = request.scope.get("state", {}).get(CALLER_STATE)  # authenticated by router.edge already
     if isinstance(ctx, TenantContext):
         return ctx
-    return authenticate_traced(request.app.state.tenancy, request.headers)
+    return authenticate_traced(tenancy_parts(request).tenancy, request.headers)
 
 
 def authenticate_traced(tenancy: TenancyService, headers: Mapping[str, str]) -> TenantContext:

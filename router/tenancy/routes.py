@@ -18,12 +18,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalogue import ModelEntry
-from router.registry import ModelRegistry
 from router.store import ApiKey, AuditLog, Ban, BanKind, BanStore, KeyStore
 from router.tenancy.admin import Admin
 from router.tenancy.costs import cost_report, default_baseline
 from router.tenancy.directory import parse_ban_target
-from router.tenancy.http import Caller
+from router.tenancy.http import Caller, tenancy_parts
 from router.tenancy.service import TenancyService
 from serving.errors import InvalidRequest, ModelNotFound
 
@@ -32,15 +31,11 @@ __all__ = ["router"]
 router = APIRouter()
 
 def _tenancy(request: Request) -> TenancyService:
-    tenancy: TenancyService = request.app.state.tenancy
-    return tenancy
-
-
+    return tenancy_parts(request).tenancy
 
 
 def _baseline(request: Request, model: str | None) -> ModelEntry | None:
-    registry: ModelRegistry = request.app.state.registry
-    entries = [m.entry for m in registry.all()]
+    entries = [m.entry for m in tenancy_parts(request).registry.all()]
     if model is None:
         return default_baseline(entries)
     found = next((e for e in entries if model in (e.id, *e.aliases)), None)

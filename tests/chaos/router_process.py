@@ -59,7 +59,7 @@ def main() -> None:
     registry = ModelRegistry(availabilities, engines, {})
     routing = default_routing(registry, features=ScriptedFeatures(), quality=TableQuality({}))
     tenancy = TenancyService.open_access(Database.open(args.database, default_path=Path("unused.db")))
-    app = create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing, tenancy=tenancy,
+    app = create_app(registry, on_shutdown=clients.aclose, routing=routing, tenancy=tenancy,
                      limits=EdgeLimits(max_body_bytes=args.max_body_bytes),
                      streams=StreamSettings(slots=StreamSlots(args.streams_per_tenant),
                                             write_timeout_s=args.write_timeout))

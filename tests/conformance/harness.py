@@ -50,5 +50,5 @@ def served_router(routes: Mapping[str, Route], apps: Mapping[str, Any], **app_op
         registry = ModelRegistry(availabilities, engines, {})
         routing = default_routing(registry, features=ScriptedFeatures(),
                                   quality=TableQuality(DEFAULT_QUALITY))  # type: ignore[arg-type]
-        app = create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing, **app_options)
+        app = create_app(registry, on_shutdown=clients.aclose, routing=routing, **app_options)
         yield stack.enter_context(serve_app(app))

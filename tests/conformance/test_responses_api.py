@@ -9,8 +9,8 @@ import httpx
 import openai
 import pytest
 
-from router.responses.store import ResponseStore
 from router.store import Database
+from router.store.responses import ResponseStore
 from tests.conformance.harness import Route, fake_apps, served_router
 
 ROUTES: dict[str, Route] = {

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from router.embeddings_service import EmbeddingsService
+from router.metrics import RouterMetrics
+from router.schemas import EmbeddingRequest
+from serving.engine import EmbeddingResult
+from serving.errors import EngineUnavailable
 from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, asgi_client, build_stack, sample, scrape
 
 pytestmark = pytest.mark.asyncio
@@ -126,3 +133,62 @@ async def test_embedding_metrics_count_requests_and_prompt_tokens() -> None:
     assert sample(samples, "stellwerk_requests_total", **labels, status="200") == 2
     assert sample(samples, "stellwerk_request_latency_seconds_count", **labels) == 2
     assert sample(samples, "stellwerk_tokens_total", model=MINILM, kind="prompt") == 6
+
+
+async def test_an_embedding_error_is_counted_with_its_latency() -> None:
+    stack = build_stack([], [FakeEmbeddingEngine(unavailable="replica is starting")])
+    async with asgi_client(stack.app) as client:
+        await client.post(EMBED, json={"model": MINILM, "input": "hi"})
+        await client.post(EMBED, json={"model": MINILM, "input": "hi"})
+        samples = await scrape(client)
+
+    labels = {"endpoint": "embeddings", "model": MINILM}
+    assert sample(samples, "stellwerk_requests_total", **labels, status="503") == 2
+    assert sample(samples, "stellwerk_request_latency_seconds_count", **labels) == 2
+    assert sample(samples, "stellwerk_request_latency_seconds_sum", **labels) > 0
+
+
+
+class Ticks:
+    """A clock that advances 0.25 s each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
+class FailingEmbeddingEngine(FakeEmbeddingEngine):
+    """Raises `error` from every call."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    async def embed(self, inputs: list[str]) -> EmbeddingResult:
+        raise self.error
+
+
+@pytest.mark.parametrize(("error", "status", "error_type"), [
+    (EngineUnavailable("replica is starting"), "503", "service_unavailable"),
+    (RuntimeError("a bug in the engine"), "500", "server_error"),
+    (asyncio.CancelledError(), "499", "cancelled"),
+])
+async def test_the_service_counts_a_failed_engine_call_timed_by_its_injected_clock(
+        error: BaseException, status: str, error_type: str) -> None:
+    stack = build_stack([], [FailingEmbeddingEngine(error)])
+    parts = stack.app.state.services
+    metrics = RouterMetrics()
+    service = EmbeddingsService(stack.registry, metrics, parts.routing, parts.tenancy, clock=Ticks())
+
+    with pytest.raises(type(error)):
+        await service.embed(parts.tenancy.authenticate({}), EmbeddingRequest(model=MINILM, input="hi"))
+
+    families = text_string_to_metric_families(metrics.render().decode())
+    samples = {(s.name, frozenset(s.labels.items())): s.value for family in families for s in family.samples}
+    labels = {"endpoint": "embeddings", "model": MINILM}
+    assert sample(samples, "stellwerk_requests_total", **labels, status=status) == 1
+    assert sample(samples, "stellwerk_request_latency_seconds_sum", **labels) == 0.25
+    assert sample(samples, "stellwerk_request_errors_total", **labels, type=error_type) == 1

@@ -64,7 +64,7 @@ def router_url(fakes: dict[str, str], upstream_model: str) -> Iterator[str]:
                       for e in catalogue.models]
     registry = ModelRegistry(availabilities, engines, {})
     routing = default_routing(registry, features=ScriptedFeatures(), quality=TableQuality(DEFAULT_QUALITY))
-    app = create_app(registry, dict(engines), on_shutdown=clients.aclose, routing=routing)
+    app = create_app(registry, on_shutdown=clients.aclose, routing=routing)
     with serve_app(app) as url:
         yield url + "/v1"
 

@@ -154,7 +154,7 @@ async def test_config_reload_changes_new_decisions_and_keeps_the_last_good_versi
     original = DEFAULT_ROUTING_CONFIG_PATH.read_text()
     config.write_text(original)
     stack = routed_stack([FakeChatEngine(GEMMA), FakeChatEngine(MINI)], category="chit_chat", config=config)
-    holder = stack.app.state.routing.config
+    holder = stack.app.state.services.routing.config
     async with asgi_client(stack.app) as client:
         before = await client.post(CHAT, json=ask())
         config.write_text(original.replace("default_objective: balanced", "default_objective: quality"))
@@ -178,7 +178,7 @@ async def test_the_decision_log_has_one_line_per_decision_without_prompt_text(tm
     async with asgi_client(stack.app) as client:
         answer = await client.post(CHAT, json=ask("my password is swordfish"))
         await client.post(ROUTE, json=ask("my password is swordfish"))
-    stack.app.state.routing.close()
+    stack.app.state.services.routing.close()
 
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["dry_run"] for line in lines] == [False, True]

@@ -17,8 +17,10 @@ from router.hot_reload import ConfigHolder
 from router.metrics import RouterMetrics
 from router.routing.config import RoutingConfig, RoutingConfigError, parse_routing_config
 from router.routing.decision import Decision
+from router.routing.health import HealthTracker
 from router.routing.hints import RoutingHints
 from router.routing.service import RoutingService
+from router.routing.spillover import SpilloverState
 from router.schemas import ChatCompletionRequest
 from serving.engine import EngineStats
 from serving.errors import ContextLengthExceeded, EngineUnavailable, InvalidRequest
@@ -63,10 +65,12 @@ class Scene:
         self.metrics = RouterMetrics()
         self.holder = ConfigHolder.fixed(parse_routing_config(config, Path("test.yaml")), Path("test.yaml"))
         self.clock = Clock()
-        self.service = RoutingService(self.holder, self.features, TableQuality(DEFAULT_QUALITY),
-                                      lambda: self.entries, lambda: self.snapshot, self.metrics)
-        self.service.spillover._clock = self.clock
-        self.service.health._clock = self.clock
+        cfg = self.holder.current
+        self.service = RoutingService(
+            self.holder, self.features, TableQuality(DEFAULT_QUALITY), lambda: self.entries,
+            lambda: self.snapshot, self.metrics, clock=self.clock,
+            health=HealthTracker(cfg.fallback.failure_threshold, cfg.fallback.cooldown_s, clock=self.clock),
+            spillover=SpilloverState(cfg.spillover, clock=self.clock))
 
     def queue(self, running: int, waiting: int = 0, model: str = GEMMA) -> None:
         self.snapshot = TelemetrySnapshot(1.0, {model: EngineStats(running, waiting, 1)})

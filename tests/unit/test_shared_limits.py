@@ -50,9 +50,9 @@ def two_routers(url: str, tmp_path: Path, **kwargs: Any) -> tuple[list[FakeStack
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(TENANTS)
     routers = [router(url, tenants, tmp_path, **kwargs), router(url, tenants, tmp_path, **kwargs)]
-    _, secret = KeyStore(routers[0].app.state.tenancy.db).create("acme", "k", actor="test")
+    _, secret = KeyStore(routers[0].app.state.services.tenancy.db).create("acme", "k", actor="test")
     for r in routers:
-        r.app.state.tenancy.directory.refresh(force=True)
+        r.app.state.services.tenancy.directory.refresh(force=True)
     return routers, secret
 
 
@@ -71,7 +71,7 @@ async def test_per_router_windows_would_admit_the_limit_per_router(tmp_path: Pat
     shared window exists, and proof that the test above can fail)."""
     routers, secret = two_routers(f"sqlite://{tmp_path / 'db.sqlite'}", tmp_path, limiter=None)
     for r in routers:
-        r.app.state.tenancy.limiter = RateLimiter()
+        r.app.state.services.tenancy.limiter = RateLimiter()
 
     statuses = await send_alternately(routers, secret, 16)
 

@@ -202,9 +202,9 @@ async def test_router_b_skips_the_model_router_a_found_failing(database_url: str
     a = router_app(database_url, tmp_path, FakeChatEngine(GEMMA, error=EngineFailed("boom")))
     b_gemma = FakeChatEngine(GEMMA)
     b = router_app(database_url, tmp_path, b_gemma)
-    _, secret = KeyStore(a.app.state.tenancy.db).create("acme", "k", actor="test")
+    _, secret = KeyStore(a.app.state.services.tenancy.db).create("acme", "k", actor="test")
     for r in (a, b):
-        r.app.state.tenancy.directory.refresh(force=True)
+        r.app.state.services.tenancy.directory.refresh(force=True)
     body = {"model": "auto", "messages": [{"role": "user", "content": "hello there"}]}
     headers = {"authorization": f"Bearer {secret}"}
 
@@ -212,13 +212,13 @@ async def test_router_b_skips_the_model_router_a_found_failing(database_url: str
         for _ in itertools.repeat(None, 3):  # the shipped failure_threshold: 3
             reply = await client_a.post("/v1/chat/completions", json=body, headers=headers)
             assert reply.headers["x-stellwerk-fallback-from"] == GEMMA  # tried, failed, fell back
-        await a.app.state.shared_routing.sync()
-        await b.app.state.shared_routing.sync()
+        await a.app.state.services.shared_routing.sync()
+        await b.app.state.services.shared_routing.sync()
         on_b = await client_b.post("/v1/chat/completions", json=body, headers=headers)
 
     assert on_b.status_code == 200 and on_b.headers["x-stellwerk-model"] == MINI
     assert "x-stellwerk-fallback-from" not in on_b.headers  # skipped, not tried
     assert b_gemma.requests == []
     for r in (a, b):
-        r.app.state.tenancy.writer.close()
-        r.app.state.tenancy.db.close()
+        r.app.state.services.tenancy.writer.close()
+        r.app.state.services.tenancy.db.close()

@@ -34,7 +34,7 @@ async def ask(client: httpx.AsyncClient, key: str) -> httpx.Response:
 
 
 async def sync_round(ts: TenantStack) -> None:
-    await ts.stack.app.state.shared_routing.sync()
+    await ts.stack.app.state.services.shared_routing.sync()
 
 
 async def test_status_says_the_shared_state_is_unreachable_and_what_the_router_does_meanwhile(

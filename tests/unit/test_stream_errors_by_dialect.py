@@ -67,7 +67,7 @@ async def _answer(base_url: str, script: str, path: str, body: dict[str, Any]) -
                       for m in catalogue.models]
     registry = ModelRegistry(availabilities, {MODEL: engine}, {})
     routing = default_routing(registry, features=ScriptedFeatures(), quality=TableQuality(DEFAULT_QUALITY))
-    app = create_app(registry, {MODEL: engine}, routing=routing)
+    app = create_app(registry, routing=routing)
     try:
         async with asgi_client(app) as client:
             response = await client.post(path, json=body, timeout=30)

@@ -97,7 +97,7 @@ async def test_one_trace_per_request_with_every_step(tmp_path: Path) -> None:
 
     trace_id = format_trace_id(root.context.trace_id)
     assert trace_ids(ts) == [trace_id]
-    ts.stack.app.state.routing.close()  # flushes the decision log
+    ts.stack.app.state.services.routing.close()  # flushes the decision log
     decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
     assert [d["trace_id"] for d in decisions] == [trace_id]
     assert route["stellwerk.route.reason"] == decisions[0]["reason"]
@@ -152,5 +152,5 @@ async def test_off_by_default(tmp_path: Path, stream: bool) -> None:
     assert reply.status_code == 200
     assert exporter.get_finished_spans() == ()
     assert trace_ids(ts) == [None]
-    ts.stack.app.state.routing.close()
+    ts.stack.app.state.services.routing.close()
     assert json.loads((tmp_path / "decisions.jsonl").read_text())["trace_id"] is None
