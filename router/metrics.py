@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from cluster.telemetry import TelemetrySnapshot
 from models.catalogue import ModelEntry
+from router.registry import AUTO
 from router.store import LedgerRecord
 from router.store.sync_health import SyncHealth
 
@@ -68,8 +69,11 @@ class RouterMetrics:
     def describe_models(self, entries: Iterable[ModelEntry]) -> None:
         """Publish `stellwerk_model_info` for the servable models."""
         self.model_info.clear()
+        ids = set()
         for e in entries:
             self.model_info.labels(e.id, e.provider, e.kind).set(1)
+            ids.add(e.id)
+        self.ledger.known_models = frozenset(ids)
 
     def record_request(self, endpoint: str, model: str, status: int, latency_s: float,
                        error_type: str | None = None, prompt_tokens: int = 0) -> None:
@@ -155,6 +159,7 @@ class _GpuGauges:
 
 # Refusals: requests turned away before any model ran (ledger rows without a provider), by status.
 _REFUSAL_STATUSES = frozenset({403, 429})
+OTHER_MODEL = "other"  # the per-tenant label of a model name that is not a servable catalogue id
 
 
 class _LedgerMetrics:
@@ -176,6 +181,9 @@ class _LedgerMetrics:
                                 "sensitive data), by tenant and reason.", ["tenant", "reason"], registry=r)
         for outcome in ("committed", "failed"):  # both series exist from the start (alerts use rate)
             self.records.labels(outcome)
+        # A row keeps the model name the request gave (a 404 for a name the client made up, too); the
+        # labels take only servable catalogue ids and `auto`, so no client can grow the series.
+        self.known_models: frozenset[str] = frozenset()
 
     def record(self, records: Sequence[LedgerRecord], seconds: float, error: BaseException | None) -> None:
         self.commit_seconds.observe(seconds)
@@ -184,10 +192,11 @@ class _LedgerMetrics:
             return
         self.records.labels("committed").inc(len(records))
         for rec in records:
-            self.tenant_requests.labels(rec.tenant, rec.model, str(rec.status)).inc()
-            self.tenant_tokens.labels(rec.tenant, rec.model, "prompt").inc(rec.prompt_tokens)
-            self.tenant_tokens.labels(rec.tenant, rec.model, "completion").inc(rec.completion_tokens)
-            self.tenant_cost.labels(rec.tenant, rec.model, rec.currency).inc(rec.cost)
+            model = rec.model if rec.model in self.known_models or rec.model == AUTO else OTHER_MODEL
+            self.tenant_requests.labels(rec.tenant, model, str(rec.status)).inc()
+            self.tenant_tokens.labels(rec.tenant, model, "prompt").inc(rec.prompt_tokens)
+            self.tenant_tokens.labels(rec.tenant, model, "completion").inc(rec.completion_tokens)
+            self.tenant_cost.labels(rec.tenant, model, rec.currency).inc(rec.cost)
             if not rec.provider and rec.status in _REFUSAL_STATUSES:
                 self.refusals.labels(rec.tenant, rec.error_type or str(rec.status)).inc()
 

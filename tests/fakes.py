@@ -2,7 +2,7 @@
 
 `FakeChatEngine` is scripted by behaviour (echo with a per-chunk delay, fail before or after the first
 chunk, unavailable, hang, empty) and records what it was asked and how its stream ended, so tests can
-check cancellation. `build_stack` wires fakes into the real `ModelRegistry` and `create_app` from the
+check cancellation. `build_fake_app` wires fakes into the real `ModelRegistry` and `create_app` from the
 shipped catalogue; every entry without a fake stays listed as unavailable, with a reason.
 """
 
@@ -36,13 +36,13 @@ from serving.errors import EngineUnavailable
 
 __all__ = [
     "BASE_URL",
+    "FakeApp",
     "FakeChatEngine",
     "FakeEmbeddingEngine",
-    "FakeStack",
     "ScriptedFeatures",
     "TableQuality",
     "asgi_client",
-    "build_stack",
+    "build_fake_app",
     "parse_sse",
     "sample",
     "scrape",
@@ -224,7 +224,7 @@ DEFAULT_QUALITY = {"gemma-3-270m": {"chit_chat": 0.748, "general": 0.748}, "llam
 
 
 @dataclass
-class FakeStack:
+class FakeApp:
     """The real router app with fake engines, and the parts a test inspects."""
 
     app: FastAPI
@@ -236,12 +236,12 @@ class FakeStack:
 
     @property
     def telemetry(self) -> TelemetrySampler:
-        """The app's sampler; tests call `await stack.telemetry.sample()` (ASGI tests run no lifespan)."""
+        """The app's sampler; tests call `await fake.telemetry.sample()` (ASGI tests run no lifespan)."""
         sampler: TelemetrySampler = self.app.state.services.telemetry
         return sampler
 
 
-def build_stack(
+def build_fake_app(
     chat: Iterable[FakeChatEngine] = (),
     embed: Iterable[FakeEmbeddingEngine] = (),
     *,
@@ -250,7 +250,7 @@ def build_stack(
     routing_config: Path | None = None,
     decision_log: Path | None = None,
     **app_kwargs: Any,
-) -> FakeStack:
+) -> FakeApp:
     """A router over the shipped catalogue: faked ids are available, every other entry is not
     (with `reasons[id]`, or a default reason). Routing uses `ScriptedFeatures(category)` and the
     `DEFAULT_QUALITY` table, with the shipped routing configuration unless `routing_config` is given."""
@@ -273,7 +273,7 @@ def build_stack(
         registry, features=ScriptedFeatures(category), quality=TableQuality(DEFAULT_QUALITY),
         config_path=routing_config, decision_log=decision_log))
     app = create_app(registry, metrics=metrics, **app_kwargs)
-    return FakeStack(app, registry, metrics, catalogue, chat_engines, embed_engines)
+    return FakeApp(app, registry, metrics, catalogue, chat_engines, embed_engines)
 
 
 @asynccontextmanager

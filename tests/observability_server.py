@@ -27,7 +27,7 @@ from router.tenancy.config import load_tenants_config
 from router.tenancy.service import TenancyService
 from serving.errors import EngineFailed
 from tests.fake_nvml import GIB, FakeDevice, FakeNvml
-from tests.fakes import FakeChatEngine, build_stack
+from tests.fakes import FakeChatEngine, build_fake_app
 
 FAILING = "gemma-3-270m"
 OVERLOADED = "llama-3.1-8b-instruct"
@@ -62,9 +62,9 @@ def main() -> None:
         from router.tracing import Tracing
 
         extra["tracing"] = Tracing.to_otlp(args.otel_endpoint)
-    stack = build_stack(chat, tenancy=tenancy, telemetry=sampler,
+    fake = build_fake_app(chat, tenancy=tenancy, telemetry=sampler,
                         admin_key=os.environ["STELLWERK_ADMIN_KEY"], **extra)
-    uvicorn.run(stack.app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from router.hot_reload import ConfigHolder
 from router.store import CostQueries, Database, KeyStore
 from router.tenancy.config import TenantsConfig, load_tenants_config
 from router.tenancy.service import TenancyService
-from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, FakeStack, build_stack
+from tests.fakes import FakeApp, FakeChatEngine, FakeEmbeddingEngine, build_fake_app
 
-__all__ = ["ADMIN_KEY", "TenantStack", "tenant_stack"]
+__all__ = ["ADMIN_KEY", "TenantApp", "tenant_app"]
 
 ADMIN_KEY = "admin-secret-for-tests"
 _COLUMNS = ("request_id", "tenant", "key_id", "endpoint", "model", "provider", "prompt_tokens",
@@ -22,8 +22,8 @@ _COLUMNS = ("request_id", "tenant", "key_id", "endpoint", "model", "provider", "
 
 
 @dataclass
-class TenantStack:
-    stack: FakeStack
+class TenantApp:
+    fake: FakeApp
     tenancy: TenancyService
     db: Database
     tenants_file: Path
@@ -50,14 +50,14 @@ class TenantStack:
             time.sleep(0.02)
 
 
-def tenant_stack(tmp_path: Path, tenants_yaml: str, chat: Iterable[FakeChatEngine] = (),
+def tenant_app(tmp_path: Path, tenants_yaml: str, chat: Iterable[FakeChatEngine] = (),
                  embed: Iterable[FakeEmbeddingEngine] = (), *, database: Path | None = None,
-                 **kwargs: object) -> TenantStack:
+                 **kwargs: object) -> TenantApp:
     """A router whose tenants file and SQLite database live in `tmp_path` (or the given `database`)."""
     tenants_file = tmp_path / "tenants.yaml"
     tenants_file.write_text(tenants_yaml)
     db = Database.open(None, default_path=database or tmp_path / "stellwerk.db")
     holder: ConfigHolder[TenantsConfig] = ConfigHolder(tenants_file, load_tenants_config, what="tenants file")
     tenancy = TenancyService(holder, db)
-    stack = build_stack(chat, embed, tenancy=tenancy, admin_key=ADMIN_KEY, **kwargs)  # type: ignore[arg-type]
-    return TenantStack(stack, tenancy, db, tenants_file)
+    fake = build_fake_app(chat, embed, tenancy=tenancy, admin_key=ADMIN_KEY, **kwargs)  # type: ignore[arg-type]
+    return TenantApp(fake, tenancy, db, tenants_file)

@@ -17,7 +17,7 @@ from router.hot_reload import ConfigHolder
 from router.store import Database
 from router.tenancy.config import load_tenants_config
 from router.tenancy.service import TenancyService
-from tests.fakes import FakeChatEngine, build_stack
+from tests.fakes import FakeChatEngine, build_fake_app
 
 
 def main() -> None:
@@ -29,8 +29,8 @@ def main() -> None:
     db = Database.open(args.database, default_path=Path("unused.db"))
     tenancy = TenancyService(ConfigHolder(args.tenants, load_tenants_config), db)
     chat = [FakeChatEngine(model, delay_s=0.005) for model in ("gemma-3-270m", "openai/gpt-4o-mini")]
-    stack = build_stack(chat, tenancy=tenancy)
-    uvicorn.run(stack.app, host="127.0.0.1", port=args.port, log_level="warning")
+    fake = build_fake_app(chat, tenancy=tenancy)
+    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, asgi_client, build_stack
+from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, asgi_client, build_fake_app
 
 EXAMPLES = int(os.environ.get("STELLWERK_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000, database=None,
@@ -77,8 +77,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 @pytest.fixture(scope="module")
 def client(loop: asyncio.AbstractEventLoop) -> Iterator[httpx.AsyncClient]:
     engines = [FakeChatEngine(m) for m in MODELS[:3]] + [FakeChatEngine("gemini/gemini-2.5-flash")]
-    stack = build_stack(engines, [FakeEmbeddingEngine()], category="chit_chat")
-    manager = asgi_client(stack.app)
+    fake = build_fake_app(engines, [FakeEmbeddingEngine()], category="chit_chat")
+    manager = asgi_client(fake.app)
     entered = loop.run_until_complete(manager.__aenter__())
     yield entered
     loop.run_until_complete(manager.__aexit__(None, None, None))

@@ -14,12 +14,12 @@ import pytest
 
 from stellwerk_cli.main import build_parser
 from tests.fake_providers.runner import serve_app
-from tests.fakes import FakeChatEngine, build_stack
+from tests.fakes import FakeChatEngine, build_fake_app
 
 
 @pytest.fixture(scope="module")
 def router_url() -> Iterator[str]:
-    with serve_app(build_stack([FakeChatEngine()]).app) as url:
+    with serve_app(build_fake_app([FakeChatEngine()]).app) as url:
         yield url
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from router.tenancy.console_session import COOKIE, SESSION_S, actor_of, issue
 from serving.errors import EngineFailed
-from tests.fakes import FakeChatEngine, asgi_client, build_stack
-from tests.tenancy_fakes import ADMIN_KEY, TenantStack, tenant_stack
+from tests.fakes import FakeChatEngine, asgi_client, build_fake_app
+from tests.tenancy_fakes import ADMIN_KEY, TenantApp, tenant_app
 
 PROMPT = "walrus lantern pineapple"
 KEY = "k" * 20
@@ -33,14 +33,14 @@ def test_session_cookie() -> None:
 
 
 @pytest.fixture
-def ts(tmp_path: Path) -> TenantStack:
+def ts(tmp_path: Path) -> TenantApp:
     engines = [FakeChatEngine("gemma-3-270m", error=EngineFailed("down")),
                FakeChatEngine("openai/gpt-4o-mini")]
-    return tenant_stack(tmp_path, "tenants:\n  acme: {}\n", engines)
+    return tenant_app(tmp_path, "tenants:\n  acme: {}\n", engines)
 
 
-async def test_login_page_and_session(ts: TenantStack) -> None:
-    async with asgi_client(ts.stack.app) as client:
+async def test_login_page_and_session(ts: TenantApp) -> None:
+    async with asgi_client(ts.fake.app) as client:
         first = await client.get("/console")
         assert first.status_code == 303 and first.headers["location"] == "/console/login"
         wrong = await client.post("/console/login", data={"key": "nope", "operator": "alice"})
@@ -57,13 +57,13 @@ async def test_login_page_and_session(ts: TenantStack) -> None:
         # The fleet view reads /status: the console's session shows the operator's details there.
         status = (await client.get("/status")).json()
         assert "routing" in status and "tenancy" in status
-    async with asgi_client(ts.stack.app) as anonymous:
+    async with asgi_client(ts.fake.app) as anonymous:
         assert "routing" not in (await anonymous.get("/status")).json()
 
 
-async def test_decisions_have_reasons_and_no_prompt_text(ts: TenantStack) -> None:
+async def test_decisions_have_reasons_and_no_prompt_text(ts: TenantApp) -> None:
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         for _ in range(3):
             reply = await client.post(
                 "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
@@ -85,8 +85,8 @@ async def test_decisions_have_reasons_and_no_prompt_text(ts: TenantStack) -> Non
 
 
 async def test_console_is_off_without_an_admin_key() -> None:
-    stack = build_stack([FakeChatEngine()])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([FakeChatEngine()])
+    async with asgi_client(fake.app) as client:
         page = await client.get("/console")
         login = await client.post("/console/login", data={"key": "x"})
     assert page.status_code == 403 and "console is off" in page.text

@@ -16,7 +16,7 @@ from router.metrics import RouterMetrics
 from router.schemas import EmbeddingRequest
 from serving.engine import EmbeddingResult
 from serving.errors import EngineUnavailable
-from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, asgi_client, build_stack, sample, scrape
+from tests.fakes import FakeChatEngine, FakeEmbeddingEngine, asgi_client, build_fake_app, sample, scrape
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,8 +25,8 @@ EMBED = "/v1/embeddings"
 
 
 async def post(body: dict[str, Any], engine: FakeEmbeddingEngine | None = None) -> httpx.Response:
-    stack = build_stack([FakeChatEngine()], [engine or FakeEmbeddingEngine()])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([FakeChatEngine()], [engine or FakeEmbeddingEngine()])
+    async with asgi_client(fake.app) as client:
         return await client.post(EMBED, json=body)
 
 
@@ -109,8 +109,8 @@ async def test_unknown_embedding_model_is_404() -> None:
 
 
 async def test_unavailable_embedding_engine_is_503_and_counted() -> None:
-    stack = build_stack([], [FakeEmbeddingEngine(unavailable="replica is starting")])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([], [FakeEmbeddingEngine(unavailable="replica is starting")])
+    async with asgi_client(fake.app) as client:
         response = await client.post(EMBED, json={"model": MINILM, "input": "hi"})
         samples = await scrape(client)
 
@@ -123,8 +123,8 @@ async def test_unavailable_embedding_engine_is_503_and_counted() -> None:
 
 
 async def test_embedding_metrics_count_requests_and_prompt_tokens() -> None:
-    stack = build_stack([], [FakeEmbeddingEngine()])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([], [FakeEmbeddingEngine()])
+    async with asgi_client(fake.app) as client:
         await client.post(EMBED, json={"model": MINILM, "input": ["a b c", "d"]})
         await client.post(EMBED, json={"model": MINILM, "input": "e f"})
         samples = await scrape(client)
@@ -136,8 +136,8 @@ async def test_embedding_metrics_count_requests_and_prompt_tokens() -> None:
 
 
 async def test_an_embedding_error_is_counted_with_its_latency() -> None:
-    stack = build_stack([], [FakeEmbeddingEngine(unavailable="replica is starting")])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([], [FakeEmbeddingEngine(unavailable="replica is starting")])
+    async with asgi_client(fake.app) as client:
         await client.post(EMBED, json={"model": MINILM, "input": "hi"})
         await client.post(EMBED, json={"model": MINILM, "input": "hi"})
         samples = await scrape(client)
@@ -178,10 +178,10 @@ class FailingEmbeddingEngine(FakeEmbeddingEngine):
 ])
 async def test_the_service_counts_a_failed_engine_call_timed_by_its_injected_clock(
         error: BaseException, status: str, error_type: str) -> None:
-    stack = build_stack([], [FailingEmbeddingEngine(error)])
-    parts = stack.app.state.services
+    fake = build_fake_app([], [FailingEmbeddingEngine(error)])
+    parts = fake.app.state.services
     metrics = RouterMetrics()
-    service = EmbeddingsService(stack.registry, metrics, parts.routing, parts.tenancy, clock=Ticks())
+    service = EmbeddingsService(fake.registry, metrics, parts.routing, parts.tenancy, clock=Ticks())
 
     with pytest.raises(type(error)):
         await service.embed(parts.tenancy.authenticate({}), EmbeddingRequest(model=MINILM, input="hi"))

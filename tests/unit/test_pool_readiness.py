@@ -13,7 +13,7 @@ from cluster.serve_engines import PoolChatEngine
 from serving.engine import EngineStats
 from serving.errors import EngineUnavailable
 from serving.pool_stats import PoolStats
-from tests.fakes import FakeChatEngine, asgi_client, build_stack
+from tests.fakes import FakeChatEngine, asgi_client, build_fake_app
 
 GEMMA, MINI = "gemma-3-270m", "openai/gpt-4o-mini"
 APP = "llm-gemma-3-270m"
@@ -46,20 +46,20 @@ async def test_an_empty_pool_reports_no_ready_replica_without_calling_it() -> No
 async def test_auto_goes_remote_while_the_pool_is_empty_and_comes_back_when_a_replica_runs() -> None:
     replicas = Replicas(0)
     gemma = FakeChatEngine(GEMMA)
-    stack = build_stack([PoolChatEngine(gemma, APP, replicas), FakeChatEngine(MINI)])  # type: ignore[list-item]
+    fake = build_fake_app([PoolChatEngine(gemma, APP, replicas), FakeChatEngine(MINI)])  # type: ignore[list-item]
 
-    async with asgi_client(stack.app) as client:
-        await stack.telemetry.sample()
+    async with asgi_client(fake.app) as client:
+        await fake.telemetry.sample()
         away = await client.post("/v1/chat/completions", json=body())
         named = await client.post("/v1/chat/completions", json=body(GEMMA))
         replicas.running = 1
-        await stack.telemetry.sample()
+        await fake.telemetry.sample()
         back = await client.post("/v1/chat/completions", json=body())
 
     assert away.status_code == 200 and away.headers["x-stellwerk-model"] == MINI
     assert named.status_code == 200 and named.headers["x-stellwerk-model"] == GEMMA  # wakes the pool
     assert back.status_code == 200 and back.headers["x-stellwerk-model"] == GEMMA
-    assert stack.telemetry.latest.engine(GEMMA) is not None
+    assert fake.telemetry.latest.engine(GEMMA) is not None
 
 
 async def test_the_queue_is_every_replica_s_as_serve_pushed_it() -> None:

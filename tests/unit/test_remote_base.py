@@ -63,9 +63,9 @@ async def _drain(engine: object) -> None:
 
 async def test_an_untranslatable_message_is_refused_at_the_edge_and_a_bug_is_not_blamed_on_the_client(
 ) -> None:
-    from tests.fakes import asgi_client, build_stack
+    from tests.fakes import asgi_client, build_fake_app
 
-    async with asgi_client(build_stack().app) as client:
+    async with asgi_client(build_fake_app().app) as client:
         response = await client.post("/v1/chat/completions", json={
             "model": "gemini/gemini-2.5-flash",
             "messages": [{"role": "user", "content": [{"type": "text"}, {"type": "image_url"}]}]})

@@ -12,7 +12,7 @@ import pytest
 
 from serving.engine import ChatChunk, EngineStats, ToolCallDelta, Usage
 from tests.fake_providers.runner import serve_app
-from tests.fakes import FakeChatEngine, build_stack
+from tests.fakes import FakeChatEngine, build_fake_app
 
 MODEL = "gemma-3-270m"
 
@@ -46,8 +46,8 @@ def echo() -> FakeChatEngine:
 
 
 def client_for(engine: Any) -> Iterator[anthropic.Anthropic]:
-    stack = build_stack([engine])
-    with serve_app(stack.app) as url, anthropic.Anthropic(base_url=url, api_key="unused",
+    fake = build_fake_app([engine])
+    with serve_app(fake.app) as url, anthropic.Anthropic(base_url=url, api_key="unused",
                                                             max_retries=0) as client:
         yield client
 
@@ -141,8 +141,8 @@ def test_errors_have_the_anthropic_shape(client: anthropic.Anthropic) -> None:
 
 
 def test_missing_max_tokens_is_400_in_anthropic_shape(echo: FakeChatEngine) -> None:
-    stack = build_stack([echo])
-    with serve_app(stack.app) as url:
+    fake = build_fake_app([echo])
+    with serve_app(fake.app) as url:
         reply = httpx.post(url + "/v1/messages", json={
             "model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
     assert reply.status_code == 400
@@ -152,8 +152,8 @@ def test_missing_max_tokens_is_400_in_anthropic_shape(echo: FakeChatEngine) -> N
 
 
 def test_a_tool_use_block_without_id_is_400(echo: FakeChatEngine) -> None:
-    stack = build_stack([echo])
-    with serve_app(stack.app) as url:
+    fake = build_fake_app([echo])
+    with serve_app(fake.app) as url:
         reply = httpx.post(url + "/v1/messages", json={
             "model": MODEL, "max_tokens": 5,
             "messages": [{"role": "user", "content": "hi"},
@@ -164,8 +164,8 @@ def test_a_tool_use_block_without_id_is_400(echo: FakeChatEngine) -> None:
 
 
 def test_non_streaming_messages_report_their_cost(echo: FakeChatEngine) -> None:
-    stack = build_stack([echo])
-    with serve_app(stack.app) as url:
+    fake = build_fake_app([echo])
+    with serve_app(fake.app) as url:
         reply = httpx.post(url + "/v1/messages", json={
             "model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
     assert reply.status_code == 200

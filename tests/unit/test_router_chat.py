@@ -15,7 +15,7 @@ from tests.fakes import (
     FakeChatEngine,
     FakeEmbeddingEngine,
     asgi_client,
-    build_stack,
+    build_fake_app,
     parse_sse,
     sample,
     scrape,
@@ -35,8 +35,8 @@ def ask(text: str = "Say hello to the world", **fields: Any) -> dict[str, Any]:
 
 
 async def post_chat(engine: FakeChatEngine, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
-    stack = build_stack([engine])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([engine])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=body)
     return response.status_code, dict(response.headers), response.text
 
@@ -147,8 +147,8 @@ async def test_client_sampling_fields_win_over_catalogue_defaults() -> None:
 
 async def test_explicit_zero_temperature_is_kept() -> None:
     engine = FakeChatEngine("openai/gpt-4o-mini")  # no catalogue temperature default
-    stack = build_stack([engine])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([engine])
+    async with asgi_client(fake.app) as client:
         await client.post(CHAT, json=ask(model=REMOTE, temperature=0))
         await client.post(CHAT, json=ask(model=REMOTE))
 
@@ -184,8 +184,8 @@ async def test_vllm_only_fields_are_passed_through_to_the_engine() -> None:
 
 async def test_auto_picks_the_local_model_and_says_so() -> None:
     local, remote = FakeChatEngine(GEMMA), FakeChatEngine(REMOTE)
-    stack = build_stack([local, remote])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([local, remote])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(model="auto"))
         samples = await scrape(client)
 
@@ -201,8 +201,8 @@ async def test_auto_picks_the_local_model_and_says_so() -> None:
 
 async def test_auto_goes_remote_when_the_prompt_does_not_fit_the_local_context() -> None:
     local, remote = FakeChatEngine(GEMMA), FakeChatEngine(REMOTE)
-    stack = build_stack([local, remote])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([local, remote])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(LONG_PROMPT, model="auto"))
         samples = await scrape(client)
 
@@ -265,14 +265,14 @@ async def call_and_disconnect(app: FastAPI, body: dict[str, Any], disconnect: as
 @pytest.mark.parametrize("stream", [True, False])
 async def test_client_disconnect_stops_the_engine(stream: bool) -> None:
     engine = FakeChatEngine(delay_s=60)  # would take minutes unless the router stops it
-    stack = build_stack([engine])
+    fake = build_fake_app([engine])
 
-    status = await call_and_disconnect(stack.app, ask(stream=stream), engine.waiting_for_next)
+    status = await call_and_disconnect(fake.app, ask(stream=stream), engine.waiting_for_next)
     await asyncio.wait_for(engine.finished.wait(), timeout=10)
 
     assert status == (200 if stream else 499)
     assert engine.stopped_early and not engine.completed
-    registry = stack.metrics.registry
+    registry = fake.metrics.registry
     labels = {"endpoint": "chat", "model": GEMMA}
     assert registry.get_sample_value("stellwerk_requests_total", {**labels, "status": "499"}) == 1
     assert registry.get_sample_value("stellwerk_request_errors_total", {**labels, "type": "cancelled"}) == 1

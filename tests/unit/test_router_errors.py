@@ -15,11 +15,11 @@ from serving.errors import (
     StellwerkError,
 )
 from tests.fakes import (
+    FakeApp,
     FakeChatEngine,
     FakeEmbeddingEngine,
-    FakeStack,
     asgi_client,
-    build_stack,
+    build_fake_app,
     parse_sse,
     sample,
     scrape,
@@ -53,9 +53,9 @@ def assert_openai_error(response: httpx.Response, status: int, *, code: str | No
     return dict(error)
 
 
-async def post(stack: FakeStack, body: Any = None, *, content: bytes | None = None,
+async def post(fake: FakeApp, body: Any = None, *, content: bytes | None = None,
                raise_app_exceptions: bool = True) -> httpx.Response:
-    async with asgi_client(stack.app, raise_app_exceptions=raise_app_exceptions) as client:
+    async with asgi_client(fake.app, raise_app_exceptions=raise_app_exceptions) as client:
         if content is not None:
             return await client.post(CHAT, content=content, headers={"content-type": "application/json"})
         return await client.post(CHAT, json=body)
@@ -66,7 +66,7 @@ async def post(stack: FakeStack, body: Any = None, *, content: bytes | None = No
 
 async def test_malformed_json_is_400_saying_so() -> None:
     engine = FakeChatEngine()
-    response = await post(build_stack([engine]), content=b'{"model": "gemma-3-270m", "messages": [')
+    response = await post(build_fake_app([engine]), content=b'{"model": "gemma-3-270m", "messages": [')
 
     error = assert_openai_error(response, 400)
     assert error["type"] == "invalid_request_error"
@@ -85,7 +85,7 @@ async def test_malformed_json_is_400_saying_so() -> None:
 ])
 async def test_invalid_fields_are_400_naming_the_field(body: dict[str, Any], field: str) -> None:
     engine = FakeChatEngine()
-    response = await post(build_stack([engine]), body)
+    response = await post(build_fake_app([engine]), body)
 
     error = assert_openai_error(response, 400, param=field)
     assert error["type"] == "invalid_request_error"
@@ -94,8 +94,8 @@ async def test_invalid_fields_are_400_naming_the_field(body: dict[str, Any], fie
 
 
 async def test_unknown_model_is_404_listing_the_available_models() -> None:
-    stack = build_stack([FakeChatEngine()], [FakeEmbeddingEngine()])
-    response = await post(stack, ask(model="gpt-17-ultra"))
+    fake = build_fake_app([FakeChatEngine()], [FakeEmbeddingEngine()])
+    response = await post(fake, ask(model="gpt-17-ultra"))
 
     error = assert_openai_error(response, 404, code="model_not_found", param="model")
     assert "gpt-17-ultra" in error["message"]
@@ -106,8 +106,8 @@ async def test_unknown_model_is_404_listing_the_available_models() -> None:
 
 async def test_known_but_unavailable_model_is_404_with_the_reason() -> None:
     reason = "needs a GPU; none was found on this machine"
-    stack = build_stack([FakeChatEngine()], reasons={"llama-3.1-8b-instruct": reason})
-    response = await post(stack, ask(model="local/llama-3.1-8b-instruct"))
+    fake = build_fake_app([FakeChatEngine()], reasons={"llama-3.1-8b-instruct": reason})
+    response = await post(fake, ask(model="local/llama-3.1-8b-instruct"))
 
     error = assert_openai_error(response, 404, code="model_not_available", param="model")
     assert "llama-3.1-8b-instruct" in error["message"]
@@ -115,16 +115,16 @@ async def test_known_but_unavailable_model_is_404_with_the_reason() -> None:
 
 
 async def test_embedding_model_used_for_chat_is_400() -> None:
-    stack = build_stack([FakeChatEngine()], [FakeEmbeddingEngine()])
-    response = await post(stack, ask(model="text-embedding-minilm"))
+    fake = build_fake_app([FakeChatEngine()], [FakeEmbeddingEngine()])
+    response = await post(fake, ask(model="text-embedding-minilm"))
 
     error = assert_openai_error(response, 400, param="model")
     assert "/v1/embeddings" in error["message"]
 
 
 async def test_unknown_route_and_wrong_method_are_openai_shaped() -> None:
-    stack = build_stack([FakeChatEngine()])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([FakeChatEngine()])
+    async with asgi_client(fake.app) as client:
         missing = await client.get("/v1/nothing-here")
         wrong_method = await client.get(CHAT)
 
@@ -139,7 +139,7 @@ async def test_unknown_route_and_wrong_method_are_openai_shaped() -> None:
 async def test_context_too_long_from_the_engine_is_400(stream: bool) -> None:
     engine = FakeChatEngine(error=ContextLengthExceeded("prompt is 3000 tokens; context is 2048",
                                                         param="messages"))
-    response = await post(build_stack([engine]), ask(stream=stream))
+    response = await post(build_fake_app([engine]), ask(stream=stream))
 
     error = assert_openai_error(response, 400, code="context_length_exceeded", param="messages")
     assert "2048" in error["message"]
@@ -148,7 +148,7 @@ async def test_context_too_long_from_the_engine_is_400(stream: bool) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_engine_unavailable_is_503_with_retry_after(stream: bool) -> None:
     engine = FakeChatEngine(unavailable="the deployment for this model is DEPLOYING; retry shortly")
-    response = await post(build_stack([engine]), ask(stream=stream))
+    response = await post(build_fake_app([engine]), ask(stream=stream))
 
     error = assert_openai_error(response, 503, code="engine_unavailable")
     assert "DEPLOYING" in error["message"]
@@ -158,8 +158,8 @@ async def test_engine_unavailable_is_503_with_retry_after(stream: bool) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_engine_error_before_the_first_byte_is_502(stream: bool) -> None:
     engine = FakeChatEngine(error=EngineFailed("the engine failed: CUDA error"))
-    stack = build_stack([engine])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([engine])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(stream=stream))
         samples = await scrape(client)
 
@@ -172,8 +172,8 @@ async def test_engine_error_before_the_first_byte_is_502(stream: bool) -> None:
 
 
 async def test_engine_that_ends_without_any_chunk_is_502() -> None:
-    stack = build_stack([FakeChatEngine(empty=True)])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([FakeChatEngine(empty=True)])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask())
         samples = await scrape(client)
 
@@ -183,8 +183,8 @@ async def test_engine_that_ends_without_any_chunk_is_502() -> None:
 
 async def test_no_first_chunk_in_time_is_504_and_stops_the_engine() -> None:
     engine = FakeChatEngine(hang=True)
-    stack = build_stack([engine], first_chunk_timeout_s=0.05)
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([engine], first_chunk_timeout_s=0.05)
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask())
         samples = await scrape(client)
 
@@ -197,8 +197,8 @@ async def test_no_first_chunk_in_time_is_504_and_stops_the_engine() -> None:
 async def test_unexpected_exception_in_an_engine_is_a_generic_500(
         stream: bool, caplog: pytest.LogCaptureFixture) -> None:
     engine = FakeChatEngine(error=KeyError(SECRET))
-    stack = build_stack([engine])
-    async with asgi_client(stack.app, raise_app_exceptions=False) as client:
+    fake = build_fake_app([engine])
+    async with asgi_client(fake.app, raise_app_exceptions=False) as client:
         response = await client.post(CHAT, json=ask(stream=stream))
         samples = await scrape(client)
 
@@ -217,8 +217,8 @@ async def test_unexpected_exception_in_an_engine_is_a_generic_500(
 
 async def test_error_mid_stream_is_one_sse_error_event_then_done() -> None:
     engine = FakeChatEngine(error=EngineFailed("the engine failed: replica died"), fail_after=2)
-    stack = build_stack([engine])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([engine])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(stream=True))
         samples = await scrape(client)
 
@@ -240,8 +240,8 @@ async def test_error_mid_stream_is_one_sse_error_event_then_done() -> None:
 
 async def test_unexpected_exception_mid_stream_is_a_generic_error_event_then_done() -> None:
     engine = FakeChatEngine(error=RuntimeError(SECRET), fail_after=1)
-    stack = build_stack([engine])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([engine])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(stream=True))
         samples = await scrape(client)
 
@@ -256,7 +256,7 @@ async def test_unexpected_exception_mid_stream_is_a_generic_error_event_then_don
 
 async def test_error_mid_answer_without_streaming_is_a_real_status() -> None:
     engine = FakeChatEngine(error=EngineFailed("the engine failed: replica died"), fail_after=1)
-    response = await post(build_stack([engine]), ask())
+    response = await post(build_fake_app([engine]), ask())
 
     assert_openai_error(response, 502, code="engine_error")
 
@@ -268,7 +268,7 @@ async def test_error_mid_answer_without_streaming_is_a_real_status() -> None:
     EngineFailed("broken"),
 ])
 async def test_error_body_matches_the_error_tree(error: StellwerkError) -> None:
-    response = await post(build_stack([FakeChatEngine(error=error)]), ask())
+    response = await post(build_fake_app([FakeChatEngine(error=error)]), ask())
 
     body = assert_openai_error(response, error.status_code, code=error.code, param=error.param)
     assert body["type"] == error.error_type

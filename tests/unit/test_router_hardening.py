@@ -19,12 +19,12 @@ from tests.fakes import (
     FakeChatEngine,
     FakeEmbeddingEngine,
     asgi_client,
-    build_stack,
+    build_fake_app,
     parse_sse,
     sample,
     scrape,
 )
-from tests.tenancy_fakes import TenantStack, tenant_stack
+from tests.tenancy_fakes import TenantApp, tenant_app
 
 GEMMA = "gemma-3-270m"
 CHAT = "/v1/chat/completions"
@@ -64,8 +64,8 @@ TENANTS = "tenants:\n  acme: {}\n"
 
 
 @pytest.fixture
-def ts(tmp_path: Path) -> TenantStack:
-    return tenant_stack(tmp_path, TENANTS, [FakeChatEngine(GEMMA)], [FakeEmbeddingEngine()])
+def ts(tmp_path: Path) -> TenantApp:
+    return tenant_app(tmp_path, TENANTS, [FakeChatEngine(GEMMA)], [FakeEmbeddingEngine()])
 
 
 def ask(**fields: Any) -> dict[str, Any]:
@@ -84,11 +84,11 @@ def test_clean_text_replaces_only_lone_surrogates() -> None:
 
 @pytest.mark.asyncio
 async def test_surrogate_from_the_engine_non_streaming_is_a_valid_answer(tmp_path: Path) -> None:
-    ts = tenant_stack(tmp_path, TENANTS, [])
+    ts = tenant_app(tmp_path, TENANTS, [])
     engine = surrogate_engine()
-    ts.stack.registry._chat[GEMMA] = engine
+    ts.fake.registry._chat[GEMMA] = engine
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         response = await client.post(CHAT, json=ask(), headers={"authorization": f"Bearer {key}"})
         samples = await scrape(client)
 
@@ -106,13 +106,13 @@ async def test_surrogate_from_the_engine_non_streaming_is_a_valid_answer(tmp_pat
 @pytest.mark.parametrize("path", [CHAT, "/v1/messages"])
 async def test_surrogate_from_the_engine_streaming_ends_properly_and_settles_once(
         tmp_path: Path, path: str) -> None:
-    ts = tenant_stack(tmp_path, TENANTS, [])
+    ts = tenant_app(tmp_path, TENANTS, [])
     engine = surrogate_engine()
-    ts.stack.registry._chat[GEMMA] = engine
+    ts.fake.registry._chat[GEMMA] = engine
     key = ts.key("acme")
     body = ask(stream=True) if path == CHAT else {
         "model": GEMMA, "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         response = await client.post(path, json=body, headers={"authorization": f"Bearer {key}"})
         samples = await scrape(client)
 
@@ -175,10 +175,10 @@ SURROGATE_BODIES = {
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("path", sorted(SURROGATE_BODIES))
-async def test_lone_surrogate_in_the_request_is_400_naming_the_field(ts: TenantStack, path: str) -> None:
+async def test_lone_surrogate_in_the_request_is_400_naming_the_field(ts: TenantApp, path: str) -> None:
     body, field = SURROGATE_BODIES[path]
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         response = await client.post(path, content=raw(body), headers={
             "authorization": f"Bearer {key}", "content-type": "application/json"})
 
@@ -193,10 +193,10 @@ async def test_lone_surrogate_in_the_request_is_400_naming_the_field(ts: TenantS
 
 
 @pytest.mark.asyncio
-async def test_a_valid_surrogate_pair_is_fine(ts: TenantStack) -> None:
+async def test_a_valid_surrogate_pair_is_fine(ts: TenantApp) -> None:
     key = ts.key("acme")
     body = r'{"model": "gemma-3-270m", "messages": [{"role": "user", "content": "smile \ud83d\ude00"}]}'
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         response = await client.post(CHAT, content=raw(body), headers={
             "authorization": f"Bearer {key}", "content-type": "application/json"})
     assert response.status_code == 200, response.text
@@ -236,8 +236,8 @@ async def call_raw(app: Any, headers: dict[str, str], parts: list[bytes], *,
 
 
 @pytest.mark.asyncio
-async def test_unauthenticated_request_is_refused_before_its_body_is_read(ts: TenantStack) -> None:
-    status, body, asked = await call_raw(ts.stack.app, {"content-type": "application/json",
+async def test_unauthenticated_request_is_refused_before_its_body_is_read(ts: TenantApp) -> None:
+    status, body, asked = await call_raw(ts.fake.app, {"content-type": "application/json",
                                                         "content-length": "1000000"}, [b"{" * 1000])
     assert status == 401
     assert json.loads(body)["error"]["code"] == "invalid_api_key"
@@ -249,12 +249,12 @@ async def test_unauthenticated_request_is_refused_before_its_body_is_read(ts: Te
 @pytest.mark.asyncio
 @pytest.mark.parametrize("declared", [True, False])
 async def test_body_over_the_limit_is_413(tmp_path: Path, declared: bool) -> None:
-    ts = tenant_stack(tmp_path, TENANTS, [FakeChatEngine(GEMMA)], limits=EdgeLimits(max_body_bytes=1000))
+    ts = tenant_app(tmp_path, TENANTS, [FakeChatEngine(GEMMA)], limits=EdgeLimits(max_body_bytes=1000))
     key = ts.key("acme")
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     if declared:
         headers["content-length"] = "5000"
-    status, body, asked = await call_raw(ts.stack.app, headers, [b" " * 600, b" " * 600, b"{}"])
+    status, body, asked = await call_raw(ts.fake.app, headers, [b" " * 600, b" " * 600, b"{}"])
     assert status == 413
     assert json.loads(body)["error"]["code"] == "request_too_large"
     assert asked == (0 if declared else 2)  # never more than the limit is read
@@ -262,8 +262,8 @@ async def test_body_over_the_limit_is_413(tmp_path: Path, declared: bool) -> Non
 
 @pytest.mark.asyncio
 async def test_body_over_the_limit_is_413_in_anthropic_shape(tmp_path: Path) -> None:
-    stack = build_stack([FakeChatEngine(GEMMA)], limits=EdgeLimits(max_body_bytes=100))
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([FakeChatEngine(GEMMA)], limits=EdgeLimits(max_body_bytes=100))
+    async with asgi_client(fake.app) as client:
         response = await client.post("/v1/messages", content=b"{" + b" " * 200 + b"}",
                                      headers={"content-type": "application/json"})
     assert response.status_code == 413
@@ -273,17 +273,17 @@ async def test_body_over_the_limit_is_413_in_anthropic_shape(tmp_path: Path) -> 
 
 @pytest.mark.asyncio
 async def test_a_body_that_drips_is_408(tmp_path: Path) -> None:
-    ts = tenant_stack(tmp_path, TENANTS, [FakeChatEngine(GEMMA)], limits=EdgeLimits(body_timeout_s=0.2))
+    ts = tenant_app(tmp_path, TENANTS, [FakeChatEngine(GEMMA)], limits=EdgeLimits(body_timeout_s=0.2))
     key = ts.key("acme")
-    status, body, _ = await call_raw(ts.stack.app, {"authorization": f"Bearer {key}"}, [b"{"], complete=False)
+    status, body, _ = await call_raw(ts.fake.app, {"authorization": f"Bearer {key}"}, [b"{"], complete=False)
     assert status == 408
     assert json.loads(body)["error"]["code"] == "request_timeout"
 
 
 @pytest.mark.asyncio
-async def test_invalid_request_is_recorded_in_the_ledger(ts: TenantStack) -> None:
+async def test_invalid_request_is_recorded_in_the_ledger(ts: TenantApp) -> None:
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         response = await client.post(CHAT, json=ask(temperature=9),
                                      headers={"authorization": f"Bearer {key}"})
     assert response.status_code == 400
@@ -296,8 +296,8 @@ async def test_invalid_request_is_recorded_in_the_ledger(ts: TenantStack) -> Non
 
 @pytest.mark.asyncio
 async def test_unexpected_error_is_answered_and_not_raised_to_the_server() -> None:
-    stack = build_stack([FakeChatEngine(GEMMA, error=KeyError("boom"))])
-    transport = httpx.ASGITransport(app=stack.app, raise_app_exceptions=True)
+    fake = build_fake_app([FakeChatEngine(GEMMA, error=KeyError("boom"))])
+    transport = httpx.ASGITransport(app=fake.app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.post(CHAT, json=ask())  # would raise here if the app re-raised
     assert response.status_code == 500
@@ -319,8 +319,8 @@ def messages_body(content: Any, **fields: Any) -> dict[str, Any]:
     (messages_body("hi", service_tier="priority", top_logprobs=3), "service_tier, top_logprobs"),
 ])
 async def test_messages_refuses_what_it_cannot_translate_with_400(body: dict[str, Any], words: str) -> None:
-    stack = build_stack([FakeChatEngine(GEMMA)])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([FakeChatEngine(GEMMA)])
+    async with asgi_client(fake.app) as client:
         response = await client.post("/v1/messages", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "error"
@@ -332,10 +332,10 @@ async def test_messages_refuses_what_it_cannot_translate_with_400(body: dict[str
 
 
 @pytest.mark.asyncio
-async def test_status_shows_details_only_with_the_admin_key(ts: TenantStack) -> None:
+async def test_status_shows_details_only_with_the_admin_key(ts: TenantApp) -> None:
     from tests.tenancy_fakes import ADMIN_KEY
 
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         anonymous = await client.get("/status")
         wrong = await client.get("/status", headers={"authorization": "Bearer nope"})
         admin = await client.get("/status", headers={"authorization": f"Bearer {ADMIN_KEY}"})
@@ -354,10 +354,10 @@ async def test_status_shows_details_only_with_the_admin_key(ts: TenantStack) -> 
 @pytest.mark.parametrize("model", [GEMMA, "openai/gpt-4o-mini"])
 async def test_a_prompt_that_cannot_fit_a_named_model_is_not_forwarded(model: str) -> None:
     engine = FakeChatEngine(model)
-    stack = build_stack([engine])
-    context = stack.registry.chat_engine(model)[0].capabilities.context_length
+    fake = build_fake_app([engine])
+    context = fake.registry.chat_engine(model)[0].capabilities.context_length
     body = {"model": model, "messages": [{"role": "user", "content": "word " * (2 * context)}]}
-    async with asgi_client(stack.app) as client:
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "context_length_exceeded"
@@ -397,8 +397,8 @@ async def test_when_every_fallback_candidate_fails_one_error_lists_each() -> Non
     engines = [FakeChatEngine(GEMMA, error=UpstreamTimeout("slow one")),
                FakeChatEngine("openai/gpt-4o-mini", error=RateLimited("limited one", retry_after_s=7)),
                FakeChatEngine("gemini/gemini-2.5-flash", error=EngineUnavailable("down one"))]
-    stack = build_stack(engines, category="chit_chat")
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app(engines, category="chit_chat")
+    async with asgi_client(fake.app) as client:
         # The floor-based objective tries the cheapest first: Gemma, then gpt-4o-mini, then Flash last.
         response = await client.post(CHAT, json={**ask(), "model": "auto"},
                                      headers={"x-stellwerk-objective": "good-enough"})
@@ -418,9 +418,9 @@ async def test_a_tenant_over_its_stream_cap_gets_429_and_non_streaming_still_wor
     from router.chat.accounted import StreamSettings, StreamSlots
 
     slots = StreamSlots(per_tenant=1)
-    stack = build_stack([FakeChatEngine(GEMMA)], streams=StreamSettings(slots=slots))
+    fake = build_fake_app([FakeChatEngine(GEMMA)], streams=StreamSettings(slots=slots))
     slots.acquire("default")  # another stream of the same tenant is open
-    async with asgi_client(stack.app) as client:
+    async with asgi_client(fake.app) as client:
         refused = await client.post(CHAT, json=ask(stream=True))
         plain = await client.post(CHAT, json=ask())
         slots.release("default")
@@ -436,9 +436,9 @@ async def test_the_deadline_for_the_whole_answer_ends_a_stream_and_settles_it_as
     from router.chat.accounted import StreamSettings
 
     engine = FakeChatEngine(GEMMA, delay_s=0.05)
-    ts = tenant_stack(tmp_path, TENANTS, [engine], streams=StreamSettings(deadline_s=0.3))
+    ts = tenant_app(tmp_path, TENANTS, [engine], streams=StreamSettings(deadline_s=0.3))
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         response = await client.post(CHAT, json={**ask(stream=True), "messages": [
             {"role": "user", "content": " ".join(["word"] * 200)}]},
             headers={"authorization": f"Bearer {key}"})
@@ -457,8 +457,8 @@ async def test_the_deadline_for_the_whole_answer_ends_a_stream_and_settles_it_as
 
 @pytest.mark.asyncio
 async def test_openapi_documents_the_real_error_responses_and_no_422() -> None:
-    stack = build_stack([FakeChatEngine(GEMMA)])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([FakeChatEngine(GEMMA)])
+    async with asgi_client(fake.app) as client:
         schema = (await client.get("/openapi.json")).json()
 
     for path in ("/v1/chat/completions", "/v1/messages", "/v1/embeddings", "/v1/route"):
@@ -473,10 +473,11 @@ async def test_openapi_documents_the_real_error_responses_and_no_422() -> None:
 async def test_a_mid_stream_error_on_messages_keeps_its_kind() -> None:
     from serving.errors import EngineUnavailable
 
-    stack = build_stack([FakeChatEngine(GEMMA, error=EngineUnavailable("replica restarting"), fail_after=1)])
+    failing = FakeChatEngine(GEMMA, error=EngineUnavailable("replica restarting"), fail_after=1)
+    fake = build_fake_app([failing])
     body = {"model": GEMMA, "max_tokens": 10, "stream": True,
             "messages": [{"role": "user", "content": "one two three"}]}
-    async with asgi_client(stack.app) as client:
+    async with asgi_client(fake.app) as client:
         response = await client.post("/v1/messages", json=body)
     error = json.loads(response.text.split("event: error\ndata: ")[1].split("\n\n")[0])
     assert error["error"]["type"] == "overloaded_error"

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from tests.fakes import (
+    FakeApp,
     FakeChatEngine,
     FakeEmbeddingEngine,
-    FakeStack,
     asgi_client,
-    build_stack,
+    build_fake_app,
     sample,
     scrape,
 )
@@ -24,8 +24,8 @@ LLAMA = "llama-3.1-8b-instruct"
 GPU_REASON = "needs a GPU; none was found on this machine"
 
 
-def default_stack(**chat_kwargs: Any) -> FakeStack:
-    return build_stack([FakeChatEngine(GEMMA, **chat_kwargs)], [FakeEmbeddingEngine(MINILM)],
+def default_fake_app(**chat_kwargs: Any) -> FakeApp:
+    return build_fake_app([FakeChatEngine(GEMMA, **chat_kwargs)], [FakeEmbeddingEngine(MINILM)],
                        reasons={LLAMA: GPU_REASON})
 
 
@@ -33,7 +33,7 @@ def default_stack(**chat_kwargs: Any) -> FakeStack:
 
 
 async def test_models_lists_auto_and_the_servable_models() -> None:
-    async with asgi_client(default_stack().app) as client:
+    async with asgi_client(default_fake_app().app) as client:
         response = await client.get("/v1/models")
 
     assert response.status_code == 200
@@ -51,12 +51,12 @@ async def test_models_lists_auto_and_the_servable_models() -> None:
 
 
 async def test_models_all_adds_unavailable_entries_with_the_reason() -> None:
-    stack = default_stack()
-    async with asgi_client(stack.app) as client:
+    fake = default_fake_app()
+    async with asgi_client(fake.app) as client:
         response = await client.get("/v1/models", params={"all": "true"})
 
     cards = {m["id"]: m for m in response.json()["data"]}
-    assert set(cards) == {"auto"} | {m.id for m in stack.catalogue.models}
+    assert set(cards) == {"auto"} | {m.id for m in fake.catalogue.models}
     llama = cards[LLAMA]["stellwerk"]
     assert llama["available"] is False
     assert llama["reason"] == GPU_REASON
@@ -69,8 +69,8 @@ async def test_models_all_adds_unavailable_entries_with_the_reason() -> None:
 
 
 async def test_models_without_any_chat_engine_has_no_auto() -> None:
-    stack = build_stack([], [FakeEmbeddingEngine(MINILM)])
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([], [FakeEmbeddingEngine(MINILM)])
+    async with asgi_client(fake.app) as client:
         response = await client.get("/v1/models")
 
     assert [m["id"] for m in response.json()["data"]] == [MINILM]
@@ -80,8 +80,8 @@ async def test_models_without_any_chat_engine_has_no_auto() -> None:
 
 
 async def test_health_answers_even_when_engines_are_down() -> None:
-    stack = default_stack(unavailable="replica is starting")
-    async with asgi_client(stack.app) as client:
+    fake = default_fake_app(unavailable="replica is starting")
+    async with asgi_client(fake.app) as client:
         response = await client.get("/health")
 
     assert response.status_code == 200
@@ -89,7 +89,7 @@ async def test_health_answers_even_when_engines_are_down() -> None:
 
 
 async def test_ready_is_200_when_every_engine_is_healthy() -> None:
-    async with asgi_client(default_stack().app) as client:
+    async with asgi_client(default_fake_app().app) as client:
         response = await client.get("/ready")
 
     assert response.status_code == 200
@@ -98,7 +98,7 @@ async def test_ready_is_200_when_every_engine_is_healthy() -> None:
 
 async def test_ready_is_503_with_each_models_reason() -> None:
     reason = "the deployment for this model is DEPLOYING; retry shortly"
-    async with asgi_client(default_stack(unavailable=reason).app) as client:
+    async with asgi_client(default_fake_app(unavailable=reason).app) as client:
         response = await client.get("/ready")
 
     assert response.status_code == 503
@@ -106,7 +106,7 @@ async def test_ready_is_503_with_each_models_reason() -> None:
 
 
 async def test_ready_without_any_model_is_503() -> None:
-    async with asgi_client(build_stack().app) as client:
+    async with asgi_client(build_fake_app().app) as client:
         response = await client.get("/ready")
 
     assert response.status_code == 503
@@ -115,10 +115,10 @@ async def test_ready_without_any_model_is_503() -> None:
 
 async def test_status_reports_health_engine_load_and_the_providers_report() -> None:
     report = {"deployments": {"llm-gemma-3-270m": {"status": "RUNNING"}}}
-    stack = build_stack([FakeChatEngine(GEMMA), FakeChatEngine("openai/gpt-4o-mini", unavailable="down")],
+    fake = build_fake_app([FakeChatEngine(GEMMA), FakeChatEngine("openai/gpt-4o-mini", unavailable="down")],
                         [FakeEmbeddingEngine(MINILM)], status_provider=lambda: report)
-    await stack.telemetry.sample()
-    async with asgi_client(stack.app) as client:
+    await fake.telemetry.sample()
+    async with asgi_client(fake.app) as client:
         response = await client.get("/status")
 
     assert response.status_code == 200
@@ -133,9 +133,9 @@ async def test_status_reports_health_engine_load_and_the_providers_report() -> N
 
 async def test_shutdown_hook_runs_when_the_app_stops() -> None:
     calls: list[str] = []
-    stack = build_stack([FakeChatEngine()], on_shutdown=lambda: calls.append("stopped"))
+    fake = build_fake_app([FakeChatEngine()], on_shutdown=lambda: calls.append("stopped"))
 
-    async with stack.app.router.lifespan_context(stack.app):
+    async with fake.app.router.lifespan_context(fake.app):
         assert calls == []
     assert calls == ["stopped"]
 
@@ -144,9 +144,9 @@ async def test_shutdown_hook_runs_when_the_app_stops() -> None:
 
 
 async def test_metrics_count_requests_tokens_and_time_to_first_token_by_model() -> None:
-    stack = default_stack()
+    fake = default_fake_app()
     chat = {"model": GEMMA, "messages": [{"role": "user", "content": "one two three"}]}
-    async with asgi_client(stack.app) as client:
+    async with asgi_client(fake.app) as client:
         before = await scrape(client)
         await client.post("/v1/chat/completions", json=chat)
         middle = await scrape(client)
@@ -167,9 +167,9 @@ async def test_metrics_count_requests_tokens_and_time_to_first_token_by_model() 
 
 
 async def test_metrics_count_errors_by_type() -> None:
-    stack = default_stack(unavailable="replica is starting")
+    fake = default_fake_app(unavailable="replica is starting")
     chat = {"model": GEMMA, "messages": [{"role": "user", "content": "hi"}]}
-    async with asgi_client(stack.app) as client:
+    async with asgi_client(fake.app) as client:
         await client.post("/v1/chat/completions", json=chat)
         await client.post("/v1/chat/completions", json=chat)
         samples = await scrape(client)
@@ -181,7 +181,7 @@ async def test_metrics_count_errors_by_type() -> None:
 
 
 async def test_metrics_is_prometheus_text() -> None:
-    async with asgi_client(default_stack().app) as client:
+    async with asgi_client(default_fake_app().app) as client:
         response = await client.get("/metrics")
 
     assert response.status_code == 200

@@ -9,10 +9,10 @@ from typing import Any
 from router.routing.config import DEFAULT_ROUTING_CONFIG_PATH
 from serving.errors import ContentFiltered, EngineUnavailable, RateLimited, UpstreamTimeout
 from tests.fakes import (
+    FakeApp,
     FakeChatEngine,
-    FakeStack,
     asgi_client,
-    build_stack,
+    build_fake_app,
     parse_sse,
     sample,
     scrape,
@@ -30,15 +30,15 @@ def ask(text: str = "hello there", **fields: Any) -> dict[str, Any]:
     return {"model": "auto", "messages": [{"role": "user", "content": text}], **fields}
 
 
-def routed_stack(engines: list[FakeChatEngine], *, category: str = "general",
-                 config: Path | None = None, log: Path | None = None) -> FakeStack:
-    return build_stack(engines, category=category, routing_config=config, decision_log=log)
+def routed_app(engines: list[FakeChatEngine], *, category: str = "general",
+                 config: Path | None = None, log: Path | None = None) -> FakeApp:
+    return build_fake_app(engines, category=category, routing_config=config, decision_log=log)
 
 
 async def test_route_dry_run_explains_without_running() -> None:
     local, remote = FakeChatEngine(GEMMA), FakeChatEngine(MINI)
-    stack = routed_stack([local, remote], category="math")
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([local, remote], category="math")
+    async with asgi_client(fake.app) as client:
         response = await client.post(ROUTE, json=ask("what is 17 * 23?"))
         samples = await scrape(client)
 
@@ -54,16 +54,16 @@ async def test_route_dry_run_explains_without_running() -> None:
 
 
 async def test_route_for_a_named_model_says_requested() -> None:
-    stack = routed_stack([FakeChatEngine(GEMMA)])
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([FakeChatEngine(GEMMA)])
+    async with asgi_client(fake.app) as client:
         response = await client.post(ROUTE, json=ask(model=GEMMA))
     assert (response.json()["model"], response.json()["reason"]) == (GEMMA, "requested")
 
 
 async def test_an_objective_is_chosen_per_request_by_header() -> None:
     local, remote = FakeChatEngine(GEMMA), FakeChatEngine(MINI)
-    stack = routed_stack([local, remote], category="math")
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([local, remote], category="math")
+    async with asgi_client(fake.app) as client:
         balanced = await client.post(CHAT, json=ask())
         local_only = await client.post(CHAT, json=ask(), headers={"x-stellwerk-objective": "local-only"})
         unknown = await client.post(CHAT, json=ask(), headers={"x-stellwerk-objective": "fastest"})
@@ -81,8 +81,8 @@ async def test_fallback_tries_the_next_candidate_and_says_which_served() -> None
     down = FakeChatEngine(GEMMA, error=EngineUnavailable("replica crashed"))
     limited = FakeChatEngine(MINI, error=RateLimited("slow down"))
     ok = FakeChatEngine(FLASH)
-    stack = routed_stack([down, limited, ok], category="chit_chat")
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([down, limited, ok], category="chit_chat")
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(stream=True), headers=GOOD_ENOUGH)
         samples = await scrape(client)
 
@@ -102,8 +102,8 @@ async def test_fallback_is_bounded_by_max_attempts(tmp_path: Path) -> None:
     config.write_text(DEFAULT_ROUTING_CONFIG_PATH.read_text().replace("max_attempts: 3", "max_attempts: 2"))
     engines = [FakeChatEngine(GEMMA, error=UpstreamTimeout("slow")),
                FakeChatEngine(MINI, error=EngineUnavailable("down")), FakeChatEngine(FLASH)]
-    stack = routed_stack(engines, category="chit_chat", config=config)
-    async with asgi_client(stack.app) as client:
+    fake = routed_app(engines, category="chit_chat", config=config)
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(), headers=GOOD_ENOUGH)
 
     assert response.status_code == 503  # the second (last allowed) attempt's error
@@ -113,8 +113,8 @@ async def test_fallback_is_bounded_by_max_attempts(tmp_path: Path) -> None:
 async def test_no_fallback_for_an_error_in_the_request_itself() -> None:
     refused = FakeChatEngine(GEMMA, error=ContentFiltered("blocked"))
     other = FakeChatEngine(MINI)
-    stack = routed_stack([refused, other], category="chit_chat")
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([refused, other], category="chit_chat")
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(), headers=GOOD_ENOUGH)
 
     assert response.status_code == 400
@@ -124,8 +124,8 @@ async def test_no_fallback_for_an_error_in_the_request_itself() -> None:
 
 async def test_no_fallback_for_a_named_model() -> None:
     down, other = FakeChatEngine(GEMMA, error=EngineUnavailable("down")), FakeChatEngine(MINI)
-    stack = routed_stack([down, other])
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([down, other])
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(model=GEMMA))
     assert response.status_code == 503
     assert not other.requests
@@ -136,8 +136,8 @@ async def test_a_named_model_denied_by_policy_is_403(tmp_path: Path) -> None:
     config.write_text(DEFAULT_ROUTING_CONFIG_PATH.read_text().replace(
         "deny_providers: []", "deny_providers: [openai]"))
     remote = FakeChatEngine(MINI)
-    stack = routed_stack([FakeChatEngine(GEMMA), remote], config=config)
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([FakeChatEngine(GEMMA), remote], config=config)
+    async with asgi_client(fake.app) as client:
         response = await client.post(CHAT, json=ask(model=MINI))
         routed = await client.post(CHAT, json=ask(), headers={"x-stellwerk-objective": "quality"})
 
@@ -153,9 +153,9 @@ async def test_config_reload_changes_new_decisions_and_keeps_the_last_good_versi
     config = tmp_path / "routing.yaml"
     original = DEFAULT_ROUTING_CONFIG_PATH.read_text()
     config.write_text(original)
-    stack = routed_stack([FakeChatEngine(GEMMA), FakeChatEngine(MINI)], category="chit_chat", config=config)
-    holder = stack.app.state.services.routing.config
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([FakeChatEngine(GEMMA), FakeChatEngine(MINI)], category="chit_chat", config=config)
+    holder = fake.app.state.services.routing.config
+    async with asgi_client(fake.app) as client:
         before = await client.post(CHAT, json=ask())
         config.write_text(original.replace("default_objective: balanced", "default_objective: quality"))
         assert holder.check()
@@ -174,11 +174,11 @@ async def test_config_reload_changes_new_decisions_and_keeps_the_last_good_versi
 
 async def test_the_decision_log_has_one_line_per_decision_without_prompt_text(tmp_path: Path) -> None:
     log = tmp_path / "decisions.jsonl"
-    stack = routed_stack([FakeChatEngine(GEMMA), FakeChatEngine(MINI)], category="math", log=log)
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([FakeChatEngine(GEMMA), FakeChatEngine(MINI)], category="math", log=log)
+    async with asgi_client(fake.app) as client:
         answer = await client.post(CHAT, json=ask("my password is swordfish"))
         await client.post(ROUTE, json=ask("my password is swordfish"))
-    stack.app.state.services.routing.close()
+    fake.app.state.services.routing.close()
 
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["dry_run"] for line in lines] == [False, True]
@@ -189,8 +189,8 @@ async def test_the_decision_log_has_one_line_per_decision_without_prompt_text(tm
 
 
 async def test_status_shows_routing_state() -> None:
-    stack = routed_stack([FakeChatEngine(GEMMA), FakeChatEngine(MINI)])
-    async with asgi_client(stack.app) as client:
+    fake = routed_app([FakeChatEngine(GEMMA), FakeChatEngine(MINI)])
+    async with asgi_client(fake.app) as client:
         await client.post(CHAT, json=ask(model=GEMMA))
         body = (await client.get("/status")).json()["routing"]
 

@@ -17,7 +17,7 @@ from router.routing.hints import hints_from_headers
 from router.routing.scale_wait import ScaleUpWait
 from serving.errors import EngineUnavailable, InvalidRequest
 from tests.fakes import FakeChatEngine, asgi_client
-from tests.tenancy_fakes import TenantStack, tenant_stack
+from tests.tenancy_fakes import TenantApp, tenant_app
 
 GEMMA, MINI = "gemma-3-270m", "openai/gpt-4o-mini"
 APP = "llm-gemma-3-270m"
@@ -65,7 +65,7 @@ class Scene:
             config = tmp_path / "routing.yaml"
             config.write_text(Path("router/routing/default.yaml").read_text() + routing_yaml)
         pool = PoolChatEngine(self.gemma, APP, self.replicas)
-        self.ts: TenantStack = tenant_stack(tmp_path, TENANTS, [pool, FakeChatEngine(MINI)],  # type: ignore[list-item]
+        self.ts: TenantApp = tenant_app(tmp_path, TENANTS, [pool, FakeChatEngine(MINI)],  # type: ignore[list-item]
                                             routing_config=config)
         self.keys = {t: self.ts.key(t) for t in ("onprem", "free")}
 
@@ -77,8 +77,8 @@ class Scene:
 
 async def test_an_on_prem_tenant_waits_for_the_replica_and_is_served_locally(tmp_path: Path) -> None:
     scene = Scene(tmp_path)
-    async with asgi_client(scene.ts.stack.app) as client:
-        await scene.ts.stack.telemetry.sample()  # the pool reads "no ready replica"
+    async with asgi_client(scene.ts.fake.app) as client:
+        await scene.ts.fake.telemetry.sample()  # the pool reads "no ready replica"
         waiting = asyncio.create_task(scene.post(client, "onprem"))
         await asyncio.wait_for(scene.gemma.woken.wait(), 5)  # routing skipped the pool and woke it
         await asyncio.sleep(0.3)
@@ -88,13 +88,13 @@ async def test_an_on_prem_tenant_waits_for_the_replica_and_is_served_locally(tmp
 
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-stellwerk-model"] == GEMMA
-    assert scene.ts.stack.telemetry.latest.engine(GEMMA) is not None  # sampled once it was ready
+    assert scene.ts.fake.telemetry.latest.engine(GEMMA) is not None  # sampled once it was ready
 
 
 async def test_a_tenant_allowed_to_leave_spills_at_once_while_the_pool_scales(tmp_path: Path) -> None:
     scene = Scene(tmp_path)
-    async with asgi_client(scene.ts.stack.app) as client:
-        await scene.ts.stack.telemetry.sample()
+    async with asgi_client(scene.ts.fake.app) as client:
+        await scene.ts.fake.telemetry.sample()
         reply = await asyncio.wait_for(scene.post(client, "free"), 5)  # the pool never becomes ready
 
     assert reply.status_code == 200 and reply.headers["x-stellwerk-model"] == MINI
@@ -103,8 +103,8 @@ async def test_a_tenant_allowed_to_leave_spills_at_once_while_the_pool_scales(tm
 
 async def test_the_local_only_objective_waits_too(tmp_path: Path) -> None:
     scene = Scene(tmp_path)
-    async with asgi_client(scene.ts.stack.app) as client:
-        await scene.ts.stack.telemetry.sample()
+    async with asgi_client(scene.ts.fake.app) as client:
+        await scene.ts.fake.telemetry.sample()
         waiting = asyncio.create_task(scene.post(client, "free", **{"x-stellwerk-objective": "local-only"}))
         await asyncio.wait_for(scene.gemma.woken.wait(), 5)
         scene.replicas.running = 1
@@ -115,8 +115,8 @@ async def test_the_local_only_objective_waits_too(tmp_path: Path) -> None:
 
 async def test_the_client_s_bound_ends_the_wait_with_503_and_retry_after(tmp_path: Path) -> None:
     scene = Scene(tmp_path)
-    async with asgi_client(scene.ts.stack.app) as client:
-        await scene.ts.stack.telemetry.sample()
+    async with asgi_client(scene.ts.fake.app) as client:
+        await scene.ts.fake.telemetry.sample()
         reply = await asyncio.wait_for(scene.post(client, "onprem", **{"x-stellwerk-max-wait": "0.5"}), 10)
 
     assert reply.status_code == 503
@@ -128,8 +128,8 @@ async def test_the_client_s_bound_ends_the_wait_with_503_and_retry_after(tmp_pat
 
 async def test_a_configured_wait_of_zero_answers_at_once(tmp_path: Path) -> None:
     scene = Scene(tmp_path, "\nscale_up: {max_wait_s: 0, retry_after_s: 3}\n")
-    async with asgi_client(scene.ts.stack.app) as client:
-        await scene.ts.stack.telemetry.sample()
+    async with asgi_client(scene.ts.fake.app) as client:
+        await scene.ts.fake.telemetry.sample()
         reply = await asyncio.wait_for(scene.post(client, "onprem"), 5)
 
     assert reply.status_code == 503 and reply.headers["retry-after"] == "3"

@@ -16,7 +16,7 @@ from router.tenancy.config import Limits, TenantsConfig, load_tenants_config
 from router.tenancy.limits import Limiter, RateLimiter, SharedRateLimiter
 from router.tenancy.service import TenancyService
 from serving.errors import RateLimited
-from tests.fakes import FakeChatEngine, FakeStack, asgi_client, build_stack
+from tests.fakes import FakeApp, FakeChatEngine, asgi_client, build_fake_app
 
 pytest_plugins = ["tests.postgres"]
 
@@ -28,15 +28,15 @@ tenants:
 CHAT = "/v1/chat/completions"
 
 
-def router(url: str, tenants: Path, tmp_path: Path, limiter: Limiter | None = None) -> FakeStack:
+def router(url: str, tenants: Path, tmp_path: Path, limiter: Limiter | None = None) -> FakeApp:
     """One router app with its own connection to the shared database (as a second process has)."""
     db = Database.open(url, default_path=tmp_path / "unused.db")
     holder: ConfigHolder[TenantsConfig] = ConfigHolder(tenants, load_tenants_config, what="tenants file")
     tenancy = TenancyService(holder, db, limiter=limiter)
-    return build_stack([FakeChatEngine("gemma-3-270m")], tenancy=tenancy)
+    return build_fake_app([FakeChatEngine("gemma-3-270m")], tenancy=tenancy)
 
 
-async def send_alternately(routers: list[FakeStack], secret: str, count: int) -> list[int]:
+async def send_alternately(routers: list[FakeApp], secret: str, count: int) -> list[int]:
     body = {"model": "gemma-3-270m", "messages": [{"role": "user", "content": "hi"}]}
     headers = {"authorization": f"Bearer {secret}"}
     async with asgi_client(routers[0].app) as a, asgi_client(routers[1].app) as b:
@@ -46,7 +46,7 @@ async def send_alternately(routers: list[FakeStack], secret: str, count: int) ->
     return [r.status_code for r in replies]
 
 
-def two_routers(url: str, tmp_path: Path, **kwargs: Any) -> tuple[list[FakeStack], str]:
+def two_routers(url: str, tmp_path: Path, **kwargs: Any) -> tuple[list[FakeApp], str]:
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(TENANTS)
     routers = [router(url, tenants, tmp_path, **kwargs), router(url, tenants, tmp_path, **kwargs)]

@@ -22,7 +22,7 @@ from router.store import Database, KeyStore
 from router.tenancy.config import TenantsConfig, load_tenants_config
 from router.tenancy.service import TenancyService
 from serving.errors import EngineFailed
-from tests.fakes import FakeChatEngine, FakeStack, asgi_client, build_stack
+from tests.fakes import FakeApp, FakeChatEngine, asgi_client, build_fake_app
 
 pytest_plugins = ["tests.postgres"]
 
@@ -190,12 +190,12 @@ async def test_without_the_database_each_router_keeps_its_own_breakers(
 # --- two router apps: B never tries the model A found failing -----------------------------------------
 
 
-def router_app(url: str, tmp_path: Path, gemma: FakeChatEngine) -> FakeStack:
+def router_app(url: str, tmp_path: Path, gemma: FakeChatEngine) -> FakeApp:
     db = Database.open(url, default_path=tmp_path / "unused.db")
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text("tenants:\n  acme: {}\n")
     holder: ConfigHolder[TenantsConfig] = ConfigHolder(tenants, load_tenants_config, what="tenants file")
-    return build_stack([gemma, FakeChatEngine(MINI)], tenancy=TenancyService(holder, db))
+    return build_fake_app([gemma, FakeChatEngine(MINI)], tenancy=TenancyService(holder, db))
 
 
 async def test_router_b_skips_the_model_router_a_found_failing(database_url: str, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import httpx
 
 from router.store.sync_health import SyncHealth, shared_state_report
 from tests.fakes import FakeChatEngine, asgi_client, sample, scrape
-from tests.tenancy_fakes import ADMIN_KEY, TenantStack, tenant_stack
+from tests.tenancy_fakes import ADMIN_KEY, TenantApp, tenant_app
 
 TENANTS = """
 tenants:
@@ -33,15 +33,15 @@ async def ask(client: httpx.AsyncClient, key: str) -> httpx.Response:
     return await client.post("/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
 
 
-async def sync_round(ts: TenantStack) -> None:
-    await ts.stack.app.state.services.shared_routing.sync()
+async def sync_round(ts: TenantApp) -> None:
+    await ts.fake.app.state.services.shared_routing.sync()
 
 
 async def test_status_says_the_shared_state_is_unreachable_and_what_the_router_does_meanwhile(
         tmp_path: Path) -> None:
-    ts = tenant_stack(tmp_path, TENANTS, [FakeChatEngine(MINI)])
+    ts = tenant_app(tmp_path, TENANTS, [FakeChatEngine(MINI)])
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         before = await shared_state(client)
         assert before["reachable"] is None  # no exchange with the database yet
         assert before["routing_state"]["last_sync_age_s"] is None

@@ -30,7 +30,7 @@ from tests.fakes import (
     ScriptedFeatures,
     TableQuality,
     asgi_client,
-    build_stack,
+    build_fake_app,
 )
 
 MODEL = "openai/gpt-4o-mini"
@@ -136,8 +136,8 @@ async def test_responses_stream_error_then_failed_with_a_responses_code(upstream
 
 async def _late(path: str, body: dict[str, Any]) -> str:
     engine = FakeChatEngine("gemma-3-270m", delay_s=0.1)
-    stack = build_stack([engine], streams=StreamSettings(deadline_s=0.3))
-    async with asgi_client(stack.app) as client:
+    fake = build_fake_app([engine], streams=StreamSettings(deadline_s=0.3))
+    async with asgi_client(fake.app) as client:
         response = await client.post(path, json=body)
     assert response.status_code == 200 and engine.stopped_early
     return response.text

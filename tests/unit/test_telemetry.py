@@ -13,7 +13,7 @@ from cluster.telemetry import TelemetrySampler, TelemetrySnapshot
 from serving.engine import EngineStats
 from serving.errors import EngineUnavailable
 from tests.fake_nvml import GIB, FakeDevice, FakeNvml
-from tests.fakes import FakeChatEngine, FakeStack, asgi_client, build_stack, sample, scrape
+from tests.fakes import FakeApp, FakeChatEngine, asgi_client, build_fake_app, sample, scrape
 
 GEMMA = "gemma-3-270m"
 REMOTE = "openai/gpt-4o-mini"
@@ -26,10 +26,10 @@ def gpus(*devices: FakeDevice, init_fails: bool = False) -> NvmlReader:
     return NvmlReader(FakeNvml(devices=list(devices), init_fails=init_fails))
 
 
-def stack_with(*engines: FakeChatEngine, reader: NvmlReader | None = None) -> FakeStack:
+def stack_with(*engines: FakeChatEngine, reader: NvmlReader | None = None) -> FakeApp:
     telemetry = TelemetrySampler({e.model_id: e for e in engines}, (reader or gpus()).read,
                                  clock=lambda: 42.0)
-    return build_stack(engines, telemetry=telemetry)
+    return build_fake_app(engines, telemetry=telemetry)
 
 
 async def test_a_sample_holds_every_engines_queue_and_every_gpu() -> None:
@@ -166,11 +166,11 @@ def test_the_interval_must_be_positive() -> None:
 
 async def test_the_lifespan_samples_into_the_gauges_of_metrics() -> None:
     gemma = FakeChatEngine(GEMMA, waiting=2, replicas=3, kv_cache_usage=0.5)
-    stack = stack_with(gemma, reader=gpus(H100, MIG))
+    fake = stack_with(gemma, reader=gpus(H100, MIG))
     gemma.active = 1
 
-    async with stack.app.router.lifespan_context(stack.app), asgi_client(stack.app) as client:
-        await stack.telemetry.sample()
+    async with fake.app.router.lifespan_context(fake.app), asgi_client(fake.app) as client:
+        await fake.telemetry.sample()
         samples = await scrape(client)
 
     assert sample(samples, "stellwerk_engine_requests_running", model=GEMMA) == 1
@@ -188,10 +188,10 @@ async def test_the_lifespan_samples_into_the_gauges_of_metrics() -> None:
 
 
 async def test_a_machine_without_gpus_exports_no_gpu_gauges() -> None:
-    stack = stack_with(FakeChatEngine(GEMMA), reader=gpus(H100, init_fails=True))
+    fake = stack_with(FakeChatEngine(GEMMA), reader=gpus(H100, init_fails=True))
 
-    async with stack.app.router.lifespan_context(stack.app), asgi_client(stack.app) as client:
-        await stack.telemetry.sample()
+    async with fake.app.router.lifespan_context(fake.app), asgi_client(fake.app) as client:
+        await fake.telemetry.sample()
         samples = await scrape(client)
 
     assert not [name for name, _ in samples if name.startswith("stellwerk_gpu_")]
@@ -200,13 +200,13 @@ async def test_a_machine_without_gpus_exports_no_gpu_gauges() -> None:
 
 async def test_an_engine_that_becomes_unknown_loses_its_series_instead_of_keeping_stale_values() -> None:
     gemma = FakeChatEngine(GEMMA, waiting=5, kv_cache_usage=0.9)
-    stack = stack_with(gemma)
+    fake = stack_with(gemma)
 
-    async with stack.app.router.lifespan_context(stack.app), asgi_client(stack.app) as client:
-        await stack.telemetry.sample()
+    async with fake.app.router.lifespan_context(fake.app), asgi_client(fake.app) as client:
+        await fake.telemetry.sample()
         before = await scrape(client)
         gemma.stats_error = RuntimeError("replica bug")
-        await stack.telemetry.sample()
+        await fake.telemetry.sample()
         after = await scrape(client)
 
     assert sample(before, "stellwerk_engine_requests_waiting", model=GEMMA) == 5
@@ -215,11 +215,11 @@ async def test_an_engine_that_becomes_unknown_loses_its_series_instead_of_keepin
 
 async def test_status_shows_the_snapshot_without_reading_the_engines() -> None:
     gemma = FakeChatEngine(GEMMA, waiting=2, replicas=1, kv_cache_usage=0.125)
-    stack = stack_with(gemma, reader=gpus(H100))
-    await stack.telemetry.sample()
+    fake = stack_with(gemma, reader=gpus(H100))
+    await fake.telemetry.sample()
     gemma.stats_error = AssertionError("/status must not call stats()")
 
-    async with asgi_client(stack.app) as client:
+    async with asgi_client(fake.app) as client:
         body = (await client.get("/status")).json()
 
     assert body["taken_at"] == 42.0

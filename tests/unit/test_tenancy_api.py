@@ -12,7 +12,7 @@ import pytest
 
 from serving.errors import EngineUnavailable
 from tests.fakes import FakeChatEngine, asgi_client, parse_sse
-from tests.tenancy_fakes import ADMIN_KEY, TenantStack, tenant_stack
+from tests.tenancy_fakes import ADMIN_KEY, TenantApp, tenant_app
 
 GEMMA, MINI, HAIKU, FLASH = ("gemma-3-270m", "openai/gpt-4o-mini", "anthropic/claude-3.5-haiku",
                              "gemini/gemini-2.5-flash")
@@ -52,15 +52,15 @@ def engines(**kwargs: Any) -> list[FakeChatEngine]:
 
 
 @pytest.fixture
-def ts(tmp_path: Path) -> TenantStack:
-    return tenant_stack(tmp_path, TENANTS, engines(), category="math")
+def ts(tmp_path: Path) -> TenantApp:
+    return tenant_app(tmp_path, TENANTS, engines(), category="math")
 
 
 # --- keys --------------------------------------------------------------------------------------------
 
 
-async def test_no_key_and_a_wrong_key_are_401_openai_style(ts: TenantStack) -> None:
-    async with asgi_client(ts.stack.app) as client:
+async def test_no_key_and_a_wrong_key_are_401_openai_style(ts: TenantApp) -> None:
+    async with asgi_client(ts.fake.app) as client:
         missing = await client.post(CHAT, json=ask())
         wrong = await client.post(CHAT, json=ask(), headers=bearer("stw-nope-nope"))
         models = await client.get("/v1/models")
@@ -71,12 +71,12 @@ async def test_no_key_and_a_wrong_key_are_401_openai_style(ts: TenantStack) -> N
         assert reply.json()["error"]["code"] == "invalid_api_key"
         assert reply.headers["www-authenticate"].startswith("Bearer")
     assert "Authorization: Bearer" in missing.json()["error"]["message"]
-    assert not any(e.requests for e in ts.stack.chat.values())
+    assert not any(e.requests for e in ts.fake.chat.values())
 
 
-async def test_a_key_works_and_a_revoked_key_stops_at_once(ts: TenantStack) -> None:
+async def test_a_key_works_and_a_revoked_key_stops_at_once(ts: TenantApp) -> None:
     secret = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         ok = await client.post(CHAT, json=ask(), headers=bearer(secret))
         keys = (await client.get("/admin/keys", headers=ADMIN)).json()["data"]
         revoked = await client.delete(f"/admin/keys/{keys[0]['id']}", headers=ADMIN)
@@ -91,10 +91,10 @@ async def test_a_key_works_and_a_revoked_key_stops_at_once(ts: TenantStack) -> N
     assert rows[0]["status"] == 200 and rows[0]["request_id"] == ok.json()["id"]
 
 
-async def test_the_anthropic_endpoint_takes_x_api_key(ts: TenantStack) -> None:
+async def test_the_anthropic_endpoint_takes_x_api_key(ts: TenantApp) -> None:
     secret = ts.key("acme")
     body = {"model": GEMMA, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         ok = await client.post("/v1/messages", json=body, headers={"x-api-key": secret})
         missing = await client.post("/v1/messages", json=body)
     assert ok.status_code == 200
@@ -103,8 +103,8 @@ async def test_the_anthropic_endpoint_takes_x_api_key(ts: TenantStack) -> None:
     assert ts.ledger_rows(1)[0]["endpoint"] == "messages"
 
 
-async def test_keys_for_unknown_tenants_are_refused_and_the_admin_api_needs_its_key(ts: TenantStack) -> None:
-    async with asgi_client(ts.stack.app) as client:
+async def test_keys_for_unknown_tenants_are_refused_and_the_admin_api_needs_its_key(ts: TenantApp) -> None:
+    async with asgi_client(ts.fake.app) as client:
         unknown = await client.post("/admin/keys", json={"tenant": "nobody", "name": "x"}, headers=ADMIN)
         no_admin = await client.get("/admin/keys", headers=bearer(ts.key("acme")))
         created = await client.post("/admin/keys", json={"tenant": "acme", "name": "ci"},
@@ -125,14 +125,14 @@ async def test_a_denied_provider_is_never_reached_even_through_fallback(tmp_path
     # gemma cannot do maths (quality floor) and haiku fails: the next candidate would be gpt-4o-mini,
     # which acme's policy denies; the request fails rather than reach it.
     chat = [FakeChatEngine(GEMMA), FakeChatEngine(MINI), FakeChatEngine(HAIKU, error=EngineUnavailable("x"))]
-    ts = tenant_stack(tmp_path, TENANTS, chat, category="math")
+    ts = tenant_app(tmp_path, TENANTS, chat, category="math")
     secret = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         auto = await client.post(CHAT, json=ask(), headers=bearer(secret))
         named = await client.post(CHAT, json=ask(model=MINI), headers=bearer(secret))
         route = (await client.post("/v1/route", json=ask(), headers=bearer(secret))).json()
 
-    assert not ts.stack.chat[MINI].requests
+    assert not ts.fake.chat[MINI].requests
     assert auto.headers.get("x-stellwerk-model") != MINI
     assert named.status_code == 403
     assert "denied for the tenant" in named.json()["error"]["message"]
@@ -140,16 +140,16 @@ async def test_a_denied_provider_is_never_reached_even_through_fallback(tmp_path
     assert any(c["model"] == MINI and c["note"].startswith("policy:") for c in route["candidates"])
 
 
-async def test_an_on_prem_tenant_only_reaches_local_models(ts: TenantStack) -> None:
-    async with asgi_client(ts.stack.app) as client:
+async def test_an_on_prem_tenant_only_reaches_local_models(ts: TenantApp) -> None:
+    async with asgi_client(ts.fake.app) as client:
         answer = await client.post(CHAT, json=ask(), headers=bearer(ts.key("globex")))
     assert answer.headers["x-stellwerk-model"] == GEMMA  # maths: a best effort, but never a remote model
-    assert not ts.stack.chat[MINI].requests and not ts.stack.chat[HAIKU].requests
+    assert not ts.fake.chat[MINI].requests and not ts.fake.chat[HAIKU].requests
 
 
-async def test_a_tenant_reads_only_its_own_costs(ts: TenantStack) -> None:
+async def test_a_tenant_reads_only_its_own_costs(ts: TenantApp) -> None:
     acme, globex = ts.key("acme"), ts.key("globex")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         await client.post(CHAT, json=ask(), headers=bearer(acme))
         await client.post(CHAT, json=ask(), headers=bearer(globex))
         mine = (await client.get("/v1/costs", headers=bearer(acme))).json()
@@ -167,9 +167,9 @@ async def test_a_tenant_reads_only_its_own_costs(ts: TenantStack) -> None:
 
 async def test_ban_under_load_finishes_streams_moves_new_traffic_and_is_audited(tmp_path: Path) -> None:
     chat = [FakeChatEngine(GEMMA), FakeChatEngine(MINI, delay_s=0.05), FakeChatEngine(HAIKU)]
-    ts = tenant_stack(tmp_path, "tenants:\n  t: {}\n", chat, category="math")
+    ts = tenant_app(tmp_path, "tenants:\n  t: {}\n", chat, category="math")
     secret = ts.key("t")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         async def stream() -> tuple[int, list[Any], str]:
             reply = await client.post(CHAT, json=ask("one two three four five six", stream=True),
                                       headers=bearer(secret))
@@ -177,10 +177,10 @@ async def test_ban_under_load_finishes_streams_moves_new_traffic_and_is_audited(
 
         streams = [asyncio.create_task(stream()) for _ in range(8)]
         for _ in range(500):  # until all 8 are mid-stream (at most 5 s)
-            if ts.stack.chat[MINI].active == 8:
+            if ts.fake.chat[MINI].active == 8:
                 break
             await asyncio.sleep(0.01)
-        assert ts.stack.chat[MINI].active == 8
+        assert ts.fake.chat[MINI].active == 8
         banned = await client.post("/admin/bans", json={"target": "provider:openai", "reason": "regulator"},
                                    headers={**ADMIN, "x-stellwerk-actor": "compliance"})
         after = await client.post(CHAT, json=ask(), headers=bearer(secret))
@@ -205,9 +205,9 @@ async def test_ban_under_load_finishes_streams_moves_new_traffic_and_is_audited(
 # --- limits and budgets --------------------------------------------------------------------------------
 
 
-async def test_over_the_request_rate_is_429_with_retry_after(ts: TenantStack) -> None:
+async def test_over_the_request_rate_is_429_with_retry_after(ts: TenantApp) -> None:
     secret = ts.key("tiny")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         replies = [await client.post(CHAT, json=ask(model=GEMMA), headers=bearer(secret)) for _ in range(3)]
 
     assert [r.status_code for r in replies] == [200, 200, 429]
@@ -218,9 +218,9 @@ async def test_over_the_request_rate_is_429_with_retry_after(ts: TenantStack) ->
 
 
 async def test_an_exhausted_budget_is_429_insufficient_quota(tmp_path: Path) -> None:
-    ts = tenant_stack(tmp_path, TENANTS, engines(), category="math")
+    ts = tenant_app(tmp_path, TENANTS, engines(), category="math")
     secret = ts.key("broke")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         first = await client.post(CHAT, json=ask(), headers=bearer(secret))  # a paid remote model
         second = await client.post(CHAT, json=ask(), headers=bearer(secret))
 
@@ -239,9 +239,9 @@ PII = "Please email jane.doe@example.com and charge card 4111 1111 1111 1111 for
 
 
 async def test_a_refusing_tenant_gets_403_and_nothing_sensitive_is_logged(
-        ts: TenantStack, caplog: pytest.LogCaptureFixture) -> None:
+        ts: TenantApp, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         refused = await client.post(CHAT, json=ask(PII), headers=bearer(ts.key("initech")))
         clean = await client.post(CHAT, json=ask("what is 2+2?"), headers=bearer(ts.key("initech")))
 
@@ -251,13 +251,13 @@ async def test_a_refusing_tenant_gets_403_and_nothing_sensitive_is_logged(
     assert "credit card" in error["message"] and "email" in error["message"]
     assert "jane.doe" not in refused.text and "4111" not in refused.text
     assert clean.status_code == 200
-    assert not any(e.requests and "jane.doe" in str(e.requests) for e in ts.stack.chat.values())
+    assert not any(e.requests and "jane.doe" in str(e.requests) for e in ts.fake.chat.values())
     assert "jane.doe" not in caplog.text and "4111" not in caplog.text
 
 
-async def test_an_on_prem_guard_keeps_sensitive_prompts_local_and_says_so(ts: TenantStack) -> None:
+async def test_an_on_prem_guard_keeps_sensitive_prompts_local_and_says_so(ts: TenantApp) -> None:
     secret = ts.key("umbrella")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         sensitive = await client.post(CHAT, json=ask(PII), headers=bearer(secret))
         plain = await client.post(CHAT, json=ask("what is 2+2?"), headers=bearer(secret))
 
@@ -270,9 +270,9 @@ async def test_an_on_prem_guard_keeps_sensitive_prompts_local_and_says_so(ts: Te
 # --- the ledger ---------------------------------------------------------------------------------------
 
 
-async def test_every_request_is_in_the_ledger_with_its_outcome(ts: TenantStack) -> None:
+async def test_every_request_is_in_the_ledger_with_its_outcome(ts: TenantApp) -> None:
     secret = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         ok = await client.post(CHAT, json=ask(model=GEMMA), headers=bearer(secret))
         streamed = await client.post(CHAT, json=ask(stream=True, stream_options={"include_usage": True}),
                                      headers=bearer(secret))
@@ -289,17 +289,17 @@ async def test_every_request_is_in_the_ledger_with_its_outcome(ts: TenantStack) 
 
 
 async def test_a_ban_reaches_another_router_on_the_same_database_within_a_second(tmp_path: Path) -> None:
-    first = tenant_stack(tmp_path, "tenants:\n  t: {}\n", engines(), category="math")
+    first = tenant_app(tmp_path, "tenants:\n  t: {}\n", engines(), category="math")
     second_dir = tmp_path / "second"
     second_dir.mkdir()
     # A second router process would open the same database; here, a second app in this process.
-    second = tenant_stack(second_dir, "tenants:\n  t: {}\n", engines(), category="math",
+    second = tenant_app(second_dir, "tenants:\n  t: {}\n", engines(), category="math",
                           database=tmp_path / "stellwerk.db")
     secret = first.key("t")
     second.tenancy.directory.refresh()  # the key; the ban below must arrive by polling alone
     second.tenancy.directory.start()  # its polling loop, as the app's lifespan would start it
     try:
-        async with asgi_client(first.stack.app) as a, asgi_client(second.stack.app) as b:
+        async with asgi_client(first.fake.app) as a, asgi_client(second.fake.app) as b:
             before = await b.post(CHAT, json=ask(), headers=bearer(secret))
             await a.post("/admin/bans", json={"target": "model:openai/gpt-4o-mini"}, headers=ADMIN)
             started = asyncio.get_running_loop().time()
@@ -318,9 +318,9 @@ async def test_a_ban_reaches_another_router_on_the_same_database_within_a_second
 
 
 async def test_the_tenants_file_reloads_without_a_restart(tmp_path: Path) -> None:
-    ts = tenant_stack(tmp_path, "tenants:\n  t: {}\n", engines(), category="math")
+    ts = tenant_app(tmp_path, "tenants:\n  t: {}\n", engines(), category="math")
     secret = ts.key("t")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         before = await client.post(CHAT, json=ask(), headers=bearer(secret))
         ts.tenants_file.write_text("tenants:\n  t:\n    policy: {leave_premises: false}\n")
         assert ts.tenancy.tenants.check()

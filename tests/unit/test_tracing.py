@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, StatusCode, format_trace_id
 from router.tracing import Tracing
 from serving.errors import EngineFailed
 from tests.fakes import FakeChatEngine, asgi_client, parse_sse
-from tests.tenancy_fakes import TenantStack, tenant_stack
+from tests.tenancy_fakes import TenantApp, tenant_app
 
 GEMMA, MINI = "gemma-3-270m", "openai/gpt-4o-mini"
 PROMPT = "zebra quartz umbrella secret words"
@@ -27,15 +27,15 @@ TENANTS = "tenants:\n  acme: {}\n"
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # a caller's W3C trace context
 
 
-def traced_stack(tmp_path: Path, *, record_prompts: bool = False,
-                 tracing: bool = True) -> tuple[TenantStack, InMemorySpanExporter]:
+def traced_app(tmp_path: Path, *, record_prompts: bool = False,
+                 tracing: bool = True) -> tuple[TenantApp, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     engines = [FakeChatEngine(GEMMA, error=EngineFailed("scripted failure")), FakeChatEngine(MINI)]
     extra: dict[str, Any] = {"tracing": Tracing(provider, record_prompts=record_prompts)} if tracing else {}
-    stack = tenant_stack(tmp_path, TENANTS, engines, decision_log=tmp_path / "decisions.jsonl", **extra)
-    return stack, exporter
+    fake = tenant_app(tmp_path, TENANTS, engines, decision_log=tmp_path / "decisions.jsonl", **extra)
+    return fake, exporter
 
 
 def by_name(spans: Sequence[ReadableSpan]) -> dict[str, ReadableSpan]:
@@ -44,7 +44,7 @@ def by_name(spans: Sequence[ReadableSpan]) -> dict[str, ReadableSpan]:
     return named
 
 
-def trace_ids(ts: TenantStack) -> list[str | None]:
+def trace_ids(ts: TenantApp) -> list[str | None]:
     with ts.db.read() as cur:
         return [row[0] for row in cur.fetchall("SELECT trace_id FROM ledger ORDER BY ts_us")]
 
@@ -54,9 +54,9 @@ def body(stream: bool = False) -> dict[str, Any]:
 
 
 async def test_one_trace_per_request_with_every_step(tmp_path: Path) -> None:
-    ts, exporter = traced_stack(tmp_path)
+    ts, exporter = traced_app(tmp_path)
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         reply = await client.post("/v1/chat/completions", json=body(),
                                   headers={"authorization": f"Bearer {key}"})
     assert reply.status_code == 200 and reply.headers["x-stellwerk-model"] == MINI
@@ -97,16 +97,16 @@ async def test_one_trace_per_request_with_every_step(tmp_path: Path) -> None:
 
     trace_id = format_trace_id(root.context.trace_id)
     assert trace_ids(ts) == [trace_id]
-    ts.stack.app.state.services.routing.close()  # flushes the decision log
+    ts.fake.app.state.services.routing.close()  # flushes the decision log
     decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
     assert [d["trace_id"] for d in decisions] == [trace_id]
     assert route["stellwerk.route.reason"] == decisions[0]["reason"]
 
 
 async def test_streaming_ends_the_engine_span_with_the_stream(tmp_path: Path) -> None:
-    ts, exporter = traced_stack(tmp_path)
+    ts, exporter = traced_app(tmp_path)
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         reply = await client.post("/v1/chat/completions", json={**body(stream=True), "model": MINI},
                                   headers={"authorization": f"Bearer {key}", "traceparent": TRACEPARENT})
     assert parse_sse(reply.text)[-1] == "[DONE]"
@@ -121,8 +121,8 @@ async def test_streaming_ends_the_engine_span_with_the_stream(tmp_path: Path) ->
 
 
 async def test_refusal_is_traced_and_its_ledger_row_has_the_trace(tmp_path: Path) -> None:
-    ts, exporter = traced_stack(tmp_path)
-    async with asgi_client(ts.stack.app) as client:
+    ts, exporter = traced_app(tmp_path)
+    async with asgi_client(ts.fake.app) as client:
         reply = await client.post("/v1/chat/completions", json=body(),
                                   headers={"authorization": "Bearer nope"})
     assert reply.status_code == 401
@@ -132,9 +132,9 @@ async def test_refusal_is_traced_and_its_ledger_row_has_the_trace(tmp_path: Path
 
 
 async def test_prompt_text_only_when_the_operator_opts_in(tmp_path: Path) -> None:
-    ts, exporter = traced_stack(tmp_path, record_prompts=True)
+    ts, exporter = traced_app(tmp_path, record_prompts=True)
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         await client.post("/v1/chat/completions", json={**body(), "model": MINI},
                           headers={"authorization": f"Bearer {key}"})
     messages = json.loads(str((by_name(exporter.get_finished_spans())[f"chat {MINI}"].attributes or {})
@@ -144,13 +144,13 @@ async def test_prompt_text_only_when_the_operator_opts_in(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_off_by_default(tmp_path: Path, stream: bool) -> None:
-    ts, exporter = traced_stack(tmp_path, tracing=False)
+    ts, exporter = traced_app(tmp_path, tracing=False)
     key = ts.key("acme")
-    async with asgi_client(ts.stack.app) as client:
+    async with asgi_client(ts.fake.app) as client:
         reply = await client.post("/v1/chat/completions", json=body(stream),
                                   headers={"authorization": f"Bearer {key}"})
     assert reply.status_code == 200
     assert exporter.get_finished_spans() == ()
     assert trace_ids(ts) == [None]
-    ts.stack.app.state.services.routing.close()
+    ts.fake.app.state.services.routing.close()
     assert json.loads((tmp_path / "decisions.jsonl").read_text())["trace_id"] is None
