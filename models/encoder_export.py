@@ -22,21 +22,16 @@ otherwise exports on first start.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import importlib.metadata
 import json
 import logging
-import os
-import shutil
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from models.prepare import MARKER_NAME, _locked
+from models.cache_folder import build_once, cache_key
 
 __all__ = [
     "CHECK_SENTENCES",
@@ -120,36 +115,17 @@ def prepare_encoder(source: Path, cache_root: Path, spec: EncoderSpec = DEFAULT_
     """The ONNX file for the model folder `source`, exported first unless cached. Safe to run from
     several processes at once (the first exports under a file lock, the others reuse its file)."""
     target = encoder_path(spec, cache_root)
-    if (target / MARKER_NAME).is_file():
-        return target / ENCODER_FILE
-    cache_root.mkdir(parents=True, exist_ok=True)
-    with _locked(target.with_name(f".{target.name}.lock")):
-        if not (target / MARKER_NAME).is_file():
-            _build(source, target, spec)
+    marker = build_once(target, lambda work: _fill(source, work, spec), stale=f"{spec.package}-*-onnx-*")
+    if marker is not None:
+        logger.info("exported the ONNX encoder %s in %.1f s (%s)", target, marker["seconds"],
+                    "int8" if marker["quantized"] else "float32")
     return target / ENCODER_FILE
 
 
-def _build(source: Path, target: Path, spec: EncoderSpec) -> None:
-    started = time.monotonic()
-    work = target.with_name(f".{target.name}.build-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(target, ignore_errors=True)  # a folder without its marker is a killed build
-    work.mkdir(parents=True)
-    try:
-        report = _export(source, work, spec)
-        report.update(package=spec.package, package_version=_version(spec.package),
-                      prepared_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                      seconds=round(time.monotonic() - started, 1))
-        (work / MARKER_NAME).write_text(json.dumps(report, indent=2) + "\n")
-        # NOTE: the marker is written before the atomic rename, so a folder at `target` is complete.
-        os.rename(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    logger.info("exported the ONNX encoder %s in %.1f s (%s)", target, time.monotonic() - started,
-                "int8" if report["quantized"] else "float32")
-    for old in target.parent.glob(f"{spec.package}-*-onnx-*"):
-        if old != target and (old / MARKER_NAME).is_file():
-            shutil.rmtree(old, ignore_errors=True)
+def _fill(source: Path, work: Path, spec: EncoderSpec) -> dict[str, Any]:
+    report = _export(source, work, spec)
+    report.update(package=spec.package, package_version=_version(spec.package))
+    return report
 
 
 def _export(source: Path, work: Path, spec: EncoderSpec) -> dict[str, Any]:
@@ -277,9 +253,5 @@ def _version(package: str) -> str:
 
 
 def _cache_key(spec: EncoderSpec, version: str) -> str:
-    parts = [version, Path(__file__).read_text(), json.dumps(spec.__dict__, sort_keys=True),
-             *(f"{p}={_version(p)}" for p in _KEY_PACKAGES)]
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(hashlib.sha256(part.encode()).digest())
-    return digest.hexdigest()[:16]
+    return cache_key([version, Path(__file__).read_text(), json.dumps(spec.__dict__, sort_keys=True),
+                      *(f"{p}={_version(p)}" for p in _KEY_PACKAGES)])

@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import hashlib
 import importlib
 import importlib.metadata
@@ -41,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Protocol, Self
+
+from models.cache_folder import MARKER_NAME, locked
 
 __all__ = [
     "DEFAULT_SPEC",
@@ -63,7 +64,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TEMPLATES_DIR: Final = Path(__file__).with_name("templates")
-MARKER_NAME: Final = ".stellwerk-prepared.json"
 STEPS: Final = ("assemble gguf", "load and dequantize", "save", "fix tokenizer")
 
 
@@ -143,7 +143,7 @@ def prepare_gguf(
     if _is_complete(target):
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
-    with _locked(target.with_name(f".{target.name}.lock")):
+    with locked(target.with_name(f".{target.name}.lock")):
         if _is_complete(target):  # another process finished it while we waited
             return target
         _remove_leftovers(target)
@@ -262,21 +262,6 @@ def _is_complete(folder: Path) -> bool:
 
 
 # --- building -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive fcntl lock on `lock_file`; the kernel drops it if the process dies."""
-    with lock_file.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            logger.info("waiting for another process that is preparing %s", lock_file.parent)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _remove_leftovers(target: Path) -> None:

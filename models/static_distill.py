@@ -32,14 +32,10 @@ otherwise distils on its first start when the static classifier is selected (~30
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import importlib.metadata
 import json
 import logging
-import os
-import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -47,7 +43,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from models.prepare import MARKER_NAME, _locked
+from models.cache_folder import build_once, cache_key
 
 __all__ = [
     "DEFAULT_STATIC",
@@ -93,12 +89,9 @@ def prepare_static_table(source: Path, cache_root: Path, spec: StaticSpec = DEFA
     """The table file distilled from the model folder `source`, distilled first unless cached. Safe to
     run from several processes at once (the first distils under a file lock, the others reuse it)."""
     target = static_path(spec, cache_root)
-    if (target / MARKER_NAME).is_file():
-        return target / TABLE_FILE
-    cache_root.mkdir(parents=True, exist_ok=True)
-    with _locked(target.with_name(f".{target.name}.lock")):
-        if not (target / MARKER_NAME).is_file():
-            _build(source, target, spec)
+    marker = build_once(target, lambda work: _fill(source, work, spec), stale=f"{spec.package}-*-static-*")
+    if marker is not None:
+        logger.info("distilled the static table %s in %.1f s", target, marker["seconds"])
     return target / TABLE_FILE
 
 
@@ -108,29 +101,11 @@ def distil_table(source: Path, spec: StaticSpec = DEFAULT_STATIC) -> npt.NDArray
     return _post_process(raw, spec).astype(np.float16)
 
 
-def _build(source: Path, target: Path, spec: StaticSpec) -> None:
-    started = time.monotonic()
-    work = target.with_name(f".{target.name}.build-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(target, ignore_errors=True)  # a folder without its marker is a killed build
-    work.mkdir(parents=True)
-    try:
-        table = distil_table(source, spec)
-        np.save(work / TABLE_FILE, table, allow_pickle=False)
-        marker = {"spec": asdict(spec), "package_version": _version(spec.package),
-                  "shape": list(table.shape), "sha256": _sha256(work / TABLE_FILE),
-                  "versions": {p: _version(p) for p in _KEY_PACKAGES},
-                  "prepared_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                  "seconds": round(time.monotonic() - started, 1)}
-        (work / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n")
-        # NOTE: the marker is written before the atomic rename, so a folder at `target` is complete.
-        os.rename(work, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    logger.info("distilled the static table %s in %.1f s", target, time.monotonic() - started)
-    for old in target.parent.glob(f"{spec.package}-*-static-*"):
-        if old != target and (old / MARKER_NAME).is_file():
-            shutil.rmtree(old, ignore_errors=True)
+def _fill(source: Path, work: Path, spec: StaticSpec) -> dict[str, Any]:
+    table = distil_table(source, spec)
+    np.save(work / TABLE_FILE, table, allow_pickle=False)
+    return {"spec": asdict(spec), "package_version": _version(spec.package), "shape": list(table.shape),
+            "sha256": _sha256(work / TABLE_FILE), "versions": {p: _version(p) for p in _KEY_PACKAGES}}
 
 
 def _token_vectors(source: Path) -> npt.NDArray[np.float64]:
@@ -191,9 +166,5 @@ def _version(package: str) -> str:
 
 
 def _cache_key(spec: StaticSpec, version: str) -> str:
-    parts: list[Any] = [version, Path(__file__).read_text(), json.dumps(asdict(spec), sort_keys=True),
-                        *(f"{p}={_version(p)}" for p in _KEY_PACKAGES)]
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(hashlib.sha256(str(part).encode()).digest())
-    return digest.hexdigest()[:16]
+    return cache_key([version, Path(__file__).read_text(), json.dumps(asdict(spec), sort_keys=True),
+                      *(f"{p}={_version(p)}" for p in _KEY_PACKAGES)])
