@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import json
 import os
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from tests.cluster.ray_nodes import ROOT, free_port, stop_session, two_node_cluster
+from tests.cluster.ray_nodes import ROOT, free_port, two_node_cluster
 from tests.cluster.test_two_nodes import (
     EMBEDDING,
     KEY_ENV,
@@ -40,6 +39,7 @@ from tests.cluster.test_two_nodes import (
     fake_remote_catalogue,
     start_router,
     stellwerk,
+    stop_router,
 )
 from tests.fake_providers import openai_server
 from tests.fake_providers.runner import serve_app
@@ -101,15 +101,6 @@ def measure(urls: list[str], phase: str, args: argparse.Namespace) -> list[dict[
     return rows
 
 
-def stop(router: Router) -> None:
-    router.proc.send_signal(signal.SIGTERM)
-    try:
-        router.proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        router.proc.kill()
-    stop_session(router.proc.pid, grace_s=5)
-
-
 @contextmanager
 def embedded(catalogue: Path, folder: Path) -> Iterator[str]:
     port = free_port()
@@ -124,7 +115,7 @@ def embedded(catalogue: Path, folder: Path) -> Iterator[str]:
         wait_ready(url)
         yield url
     finally:
-        stop(Router(proc, "", log))
+        stop_router(Router(proc, "", log))
 
 
 def attached_phases(catalogue: Path, folder: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -143,7 +134,7 @@ def attached_phases(catalogue: Path, folder: Path, args: argparse.Namespace) -> 
             rows += measure([r.url for r in routers], "attached, 2 routers", args)
         finally:
             for r in routers:
-                stop(r)
+                stop_router(r)
     return rows
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +28,8 @@ from models.catalogue import DEFAULT_CATALOGUE_PATH, load_catalogue
 from models.prepare import default_cache_root
 from serving.deploy import cluster_source
 from tests.cluster.procmem import GIB, mem_gib, process_memory, tree, tree_memory
-from tests.cluster.ray_nodes import ROOT, ray_env, session_processes, stop_session, two_node_cluster
-from tests.cluster.test_two_nodes import start_router, stellwerk, wait_ready
+from tests.cluster.ray_nodes import ROOT, ray_env, session_processes, two_node_cluster
+from tests.cluster.test_two_nodes import start_router, stellwerk, stop_router, wait_ready
 
 CHAT = "gemma-3-270m"
 APP = "llm-gemma-3-270m"
@@ -173,12 +172,7 @@ def test_two_gemma_replicas_fit_on_the_worker_node_and_both_serve(tmp_path: Path
             assert len(counts) == REPLICAS and all(n and n > 0 for n in counts.values()), counts
             assert sum(counts.values()) == REQUESTS
         finally:
-            router.proc.send_signal(signal.SIGTERM)
-            try:
-                router.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                router.proc.kill()
-            stop_session(router.proc.pid, grace_s=5)
+            stop_router(router)
 
 
 def _read(path: Path) -> bytes:

@@ -99,6 +99,17 @@ def start_router(catalogue: Path, address: str, database: Path, log: Path) -> Ro
     return Router(proc, f"http://127.0.0.1:{port}", log)
 
 
+def stop_router(router: Router) -> None:
+    """SIGTERM (a graceful drain), SIGKILL after 60 s, then whatever its session left behind."""
+    if router.proc.poll() is None:
+        router.proc.send_signal(signal.SIGTERM)
+        try:
+            router.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            router.proc.kill()
+    stop_session(router.proc.pid, grace_s=5)
+
+
 def wait_ready(router: Router) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -142,13 +153,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             yield Cluster(nodes, catalogue, database, routers, done.stdout)
         finally:
             for router in routers:
-                if router.proc.poll() is None:
-                    router.proc.send_signal(signal.SIGTERM)
-                    try:
-                        router.proc.wait(timeout=60)
-                    except subprocess.TimeoutExpired:
-                        router.proc.kill()
-                stop_session(router.proc.pid, grace_s=5)
+                stop_router(router)
 
 
 def test_deploy_puts_the_pool_on_the_worker_node_and_a_second_deploy_changes_nothing(
@@ -337,12 +342,7 @@ def test_a_local_only_request_waits_for_a_pool_scaling_from_zero(cluster: Cluste
         assert reply.headers["x-stellwerk-model"] == "gemma-3-270m"
         assert reply.json()["choices"][0]["message"]["content"] == "from the pool"
     finally:
-        router.proc.send_signal(signal.SIGTERM)
-        try:
-            router.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            router.proc.kill()
-        stop_session(router.proc.pid, grace_s=5)
+        stop_router(router)
 
 
 def wait_ready_or_not(router: Router) -> None:
