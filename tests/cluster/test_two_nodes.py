@@ -318,10 +318,12 @@ serve.run(StartsSlowly.bind(), name=sys.argv[2], route_prefix=None)
 '''
 
 
-def test_a_local_only_request_waits_for_a_pool_scaling_from_zero(cluster: Cluster) -> None:
-    """A chat pool with no replica (min_replicas 0) and a router attached to it: a request that only
-    a local model may serve (`local-only`) is not refused at once; it wakes the pool, waits for the
-    replica Serve starts, and is answered by it."""
+def test_a_pool_scaling_from_zero_serves_auto_remotely_meanwhile_and_local_only_after_a_wait(
+        cluster: Cluster) -> None:
+    """A chat pool with no replica (min_replicas 0) and a router attached to it: `auto` is answered
+    by an allowed remote model at once; a request that only a local model may serve (`local-only`)
+    is not refused: it wakes the pool, waits for the replica Serve starts, and is answered by it;
+    then `auto` comes back to the local pool."""
     app = "llm-gemma-3-270m"
     done = subprocess.run([sys.executable, "-c", SCALING_POOL, cluster.nodes.address, app],
                           capture_output=True, text=True, env=ray_env(), cwd=ROOT, timeout=180, check=False)
@@ -333,7 +335,12 @@ def test_a_local_only_request_waits_for_a_pool_scaling_from_zero(cluster: Cluste
         wait_for(lambda: "no ready replica" in str(httpx.get(router.url + "/status", timeout=10).json()
                                                    ["engines"].get("gemma-3-270m")),
                  60, "the router saw the pool with no replica")
-        body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        body = {"model": "auto", "messages": [{"role": "user", "content": "hi there"}]}
+        meanwhile = httpx.post(router.url + "/v1/chat/completions", json=body, timeout=60)
+        assert meanwhile.status_code == 200, meanwhile.text + "\n" + router.log.read_text()[-4000:]
+        print("auto while the pool is empty:", meanwhile.headers["x-stellwerk-model"],
+              meanwhile.headers.get("x-stellwerk-route"))
+        assert meanwhile.headers["x-stellwerk-model"] == REMOTE
         started = time.monotonic()
         reply = httpx.post(router.url + "/v1/chat/completions", json=body, timeout=120,
                            headers={"x-stellwerk-objective": "local-only", "x-stellwerk-max-wait": "90"})
@@ -341,6 +348,13 @@ def test_a_local_only_request_waits_for_a_pool_scaling_from_zero(cluster: Cluste
         assert reply.status_code == 200, reply.text + "\n" + router.log.read_text()[-4000:]
         assert reply.headers["x-stellwerk-model"] == "gemma-3-270m"
         assert reply.json()["choices"][0]["message"]["content"] == "from the pool"
+        wait_for(lambda: "no ready replica" not in str(httpx.get(router.url + "/status", timeout=10).json()
+                                                       ["engines"].get("gemma-3-270m")),
+                 60, "the router saw the pool's replica")
+        back = httpx.post(router.url + "/v1/chat/completions", json=body, timeout=60)
+        print("auto once the replica runs:", back.headers.get("x-stellwerk-model"),
+              back.headers.get("x-stellwerk-route"))
+        assert back.status_code == 200 and back.headers["x-stellwerk-model"] == "gemma-3-270m", back.text
     finally:
         stop_router(router)
 
