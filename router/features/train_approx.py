@@ -122,6 +122,8 @@ def fit_approximation(x: Any, t0: npt.NDArray[np.floating], y: npt.NDArray[np.fl
     frequency = np.asarray((x > 0).sum(axis=0)).ravel()
     ids = np.argsort(-frequency, kind="stable")[:top_n]
     ids = np.sort(ids[frequency[ids] > 0])
+    if not len(ids):
+        return Approximation(w, ids, np.zeros((0, w.shape[1])))
     xs = x[:, ids]
     gram = np.asarray((xs.T @ xs).toarray())
     gram[np.diag_indices_from(gram)] += r_alpha * np.trace(gram) / len(gram)
@@ -173,8 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit = fit_approximation(x, t0, y, top_n=args.top_n, w_alpha=w_alpha, r_alpha=r_alpha)
     args.out.mkdir(parents=True, exist_ok=True)
     fit.save(args.out / APPROX_FILE)
-    meta = {"embedder": embedder, "prompts": len(texts), "top_n": len(fit.ids), "window_tokens": WINDOW_TOKENS,
-            "w_alpha": w_alpha, "r_alpha": r_alpha, "validation_cosine_mean": round(scores[(w_alpha, r_alpha)], 4)}
+    meta = {"embedder": embedder, "prompts": len(texts), "top_n": len(fit.ids),
+            "window_tokens": WINDOW_TOKENS, "w_alpha": w_alpha, "r_alpha": r_alpha,
+            "validation_cosine_mean": round(scores[(w_alpha, r_alpha)], 4)}
     (args.out / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     _log.info("wrote %s", args.out)
     return 0
