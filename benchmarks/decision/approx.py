@@ -38,7 +38,7 @@ from router.features.extract import FeatureExtractor
 from router.features.split import is_held_out
 from router.features.static_embedder import StaticEmbedder
 from router.features.text import classifier_text
-from router.features.train_approx import WINDOW_TOKENS, Approximation
+from router.features.train_approx import WINDOW_TOKENS, Approximation, corpus
 from router.routing.build import shipped_quality
 from router.schemas import ChatCompletionRequest
 
@@ -47,11 +47,15 @@ DEFAULT_INDEX = REPO_ROOT.parent / "shared" / "data" / "routing" / "router_promp
 SMALL_TALK = ("hi there", "thanks!", "Tell me a joke.")
 
 
-def held_out_prompts(index: Path, count: int, seed: int = 0) -> list[str]:
-    """`count` distinct held-out prompts of the index, a seeded sample."""
-    with gzip.open(index, "rt", encoding="utf-8") as rows:
-        prompts = [p for p in dict.fromkeys(str(json.loads(line)["prompt"]) for line in rows)
-                   if is_held_out(p)]
+def held_out_prompts(index: Path, count: int, seed: int = 0, *, side: str = "held-out") -> list[str]:
+    """`count` distinct held-out prompts of the index, a seeded sample (`side` "train": prompts of
+    the corpus the approximation was fitted on instead, its in-sample ceiling)."""
+    if side == "train":
+        prompts = corpus(index.parent)
+    else:
+        with gzip.open(index, "rt", encoding="utf-8") as rows:
+            prompts = [p for p in dict.fromkeys(str(json.loads(line)["prompt"]) for line in rows)
+                       if is_held_out(p)]
     random.Random(seed).shuffle(prompts)
     return prompts[:count]
 
@@ -110,10 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--approx", type=Path, required=True, help="approx.npz from train_approx")
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="the routing prompt index")
     parser.add_argument("--prompts", type=int, default=300, help="held-out prompts compared")
+    parser.add_argument("--side", choices=("held-out", "train"), default="held-out",
+                        help="held-out prompts, or the fitted corpus (train: the in-sample ceiling)")
     parser.add_argument("--out", type=Path, help="write the result JSON here too")
     args = parser.parse_args(argv)
     result = compare(FeatureExtractor.load(embedder=default_embedder()), approx_extractor(args.approx),
-                     held_out_prompts(args.index, args.prompts))
+                     held_out_prompts(args.index, args.prompts, side=args.side))
     text = json.dumps(result, indent=2) + "\n"
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -155,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="artifacts folder to write")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/features_cache"), help="embedding cache")
     parser.add_argument("--top-n", type=int, default=TOP_N, help="tokens with their own residual rows")
+    parser.add_argument("--r-alpha", type=float, action="append",
+                        help=f"residual ridge strength(s) to try (default: {ALPHAS})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     texts = corpus(args.data)
@@ -165,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     val = _validation(texts)
     scores = {}
     for w_alpha in (1e-4,):
-        for r_alpha in ALPHAS:
+        for r_alpha in args.r_alpha or ALPHAS:
             fit = fit_approximation(x[~val], t0, y[~val], top_n=args.top_n, w_alpha=w_alpha, r_alpha=r_alpha)
             cos = np.sum(vectors(x[val], fit.table(t0)) * y[val], axis=1)
             scores[(w_alpha, r_alpha)] = float(cos.mean())

@@ -94,3 +94,11 @@ def test_corpus_holds_no_held_out_prompt() -> None:
     held = {classifier_text(r.text) for r in category_rows(DATA) if is_held_out(r.text)}
     trained = {classifier_text(r.text) for r in category_rows(DATA) if not is_held_out(r.text)}
     assert held and texts and not (texts & (held - trained))
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="the shared routing data is not here")
+def test_decision_benchmark_needs_the_approximation_file_for_approx() -> None:
+    from benchmarks.decision.__main__ import main
+
+    with pytest.raises(SystemExit, match="needs --approx"):
+        main(["--embedders", "approx", "--duration", "1", "--sample", "10"])
