@@ -1,6 +1,7 @@
 """`python -m benchmarks.decision`: the routing decision under open-loop load, per request classifier:
 MiniLM on torch (`torch`), MiniLM as the int8 ONNX graph (`onnx`, the default classifier) and the
-static token table distilled from it (`static`, with its own heads).
+static token table distilled from it (`static`, with its own heads); `approx`: the static table fitted
+to MiniLM's vectors (`router.features.train_approx`, `--approx approx.npz`) under MiniLM's own heads.
 
 Run it alone on the machine where possible (it is a CPU benchmark), e.g.
 ``.venv/bin/python -m benchmarks.decision --duration 30``.
@@ -30,7 +31,7 @@ from router.schemas import ChatCompletionRequest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PROMPTS = REPO_ROOT.parent / "shared" / "data" / "routing" / "router_prompts_index.jsonl.gz"
-EMBEDDERS = ("torch", "onnx", "static")
+EMBEDDERS = ("torch", "onnx", "static", "approx")
 
 
 def _prompts(path: Path, sample: int, seed: int) -> list[str]:
@@ -40,7 +41,13 @@ def _prompts(path: Path, sample: int, seed: int) -> list[str]:
     return prompts[:sample]
 
 
-def _extractor(name: str) -> FeatureExtractor:
+def _extractor(name: str, approx: Path | None = None) -> FeatureExtractor:
+    if name == "approx":
+        from benchmarks.decision.approx import approx_extractor
+
+        if approx is None:
+            raise SystemExit("--embedders approx needs --approx approx.npz (router.features.train_approx)")
+        return approx_extractor(approx)
     if name == "static":
         return load_classifier("static")  # its own heads: they fit only the static vectors
     return FeatureExtractor.load(embedder=_embedder(name))
@@ -56,7 +63,7 @@ def _embedder(name: str) -> Embedder:
 
 
 async def _run(args: argparse.Namespace, prompts: list[str]) -> dict[str, Any]:
-    extractors = {name: _extractor(name) for name in args.embedders}
+    extractors = {name: _extractor(name, args.approx) for name in args.embedders}
     requests = [ChatCompletionRequest.model_validate(
         {"model": "auto", "messages": [{"role": "user", "content": p}]}) for p in prompts]
     result: dict[str, Any] = {
@@ -83,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="arrivals per second (Poisson)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per embedder and round")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the embedders this many times")
-    parser.add_argument("--embedders", type=lambda s: s.split(","), default=list(EMBEDDERS))
+    parser.add_argument("--embedders", type=lambda s: s.split(","), default=list(EMBEDDERS[:3]))
     parser.add_argument("--agreement", type=int, default=300, help="prompts for the torch/ONNX check")
+    parser.add_argument("--approx", type=Path, help="approx.npz for the `approx` embedder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "decision")
     args = parser.parse_args(argv)
