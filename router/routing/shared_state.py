@@ -63,6 +63,7 @@ class SharedRoutingState:
         self._pending: dict[tuple[str, str, str], RoutingStateRow] = {}
         self._seen: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
+        self._round = threading.Lock()  # one round at a time, and `stop` waits for the one running
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -87,7 +88,9 @@ class SharedRoutingState:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await asyncio.to_thread(self._publish_pending)
+        # NOTE: cancelling the task does not stop a round already in its worker thread; waiting for it
+        # here means no round runs on after `stop` (against a database its owner is about to close).
+        await asyncio.to_thread(self._last_round)
 
     async def sync(self) -> None:
         """One round now: write queued transitions, then read and apply other routers' (in a thread)."""
@@ -123,7 +126,15 @@ class SharedRoutingState:
 
     # -- one round (in a worker thread) ----------------------------------------------------------
 
+    def _last_round(self) -> None:
+        with self._round:
+            self._publish_pending()
+
     def _sync(self) -> None:
+        with self._round:
+            self._sync_round()
+
+    def _sync_round(self) -> None:
         if not self._publish_pending():
             return
         try:
