@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["MARKER_NAME", "build_once", "cache_key", "is_complete", "locked"]
+__all__ = ["MARKER_NAME", "build_once", "cache_key", "is_complete", "locked", "package_version"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,17 @@ def _build(target: Path, fill: Fill) -> dict[str, Any]:
     return marker
 
 
-def cache_key(parts: Iterable[str]) -> str:
+def cache_key(parts: Iterable[str | bytes]) -> str:
     """16 hex digits over `parts` (each hashed on its own, so no two lists of parts collide)."""
     digest = hashlib.sha256()
     for part in parts:
-        digest.update(hashlib.sha256(part.encode()).digest())
+        digest.update(hashlib.sha256(part.encode() if isinstance(part, str) else part).digest())
     return digest.hexdigest()[:16]
+
+
+def package_version(package: str, error: type[Exception]) -> str:
+    """The installed version of `package`; `error` (the caller's own) when it is not installed."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise error(f"package {package!r} is not installed (pip install {package})") from exc

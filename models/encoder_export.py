@@ -22,7 +22,6 @@ otherwise exports on first start.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
 import warnings
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from models.cache_folder import build_once, cache_key
+from models.cache_folder import build_once, cache_key, package_version
 
 __all__ = [
     "CHECK_SENTENCES",
@@ -246,10 +245,7 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise EncoderExportError(f"package {package!r} is not installed") from exc
+    return package_version(package, EncoderExportError)
 
 
 def _cache_key(spec: EncoderSpec, version: str) -> str:

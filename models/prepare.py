@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import importlib
 import importlib.metadata
 import inspect
@@ -41,7 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Protocol, Self
 
-from models.cache_folder import MARKER_NAME, locked
+from models.cache_folder import MARKER_NAME, cache_key, is_complete, locked, package_version
 
 __all__ = [
     "DEFAULT_SPEC",
@@ -124,7 +123,7 @@ def prepared_path(spec: GgufSpec, cache_root: Path) -> Path:
 
 def is_prepared(spec: GgufSpec, cache_root: Path) -> bool:
     """Whether a complete prepared folder for `spec` exists (raises PrepareError like prepared_path)."""
-    return _is_complete(prepared_path(spec, cache_root))
+    return is_complete(prepared_path(spec, cache_root))
 
 
 def prepare_gguf(
@@ -140,11 +139,11 @@ def prepare_gguf(
     converts, the others reuse its folder). `converter` replaces `convert_gguf`, for tests.
     """
     target = prepared_path(spec, cache_root)
-    if _is_complete(target):
+    if is_complete(target):
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
     with locked(target.with_name(f".{target.name}.lock")):
-        if _is_complete(target):  # another process finished it while we waited
+        if is_complete(target):  # another process finished it while we waited
             return target
         _remove_leftovers(target)
         _build(spec, target, converter or convert_gguf, show_progress)
@@ -230,10 +229,7 @@ def prepare_router_encoder(cache_root: Path) -> int:
 
 
 def _package_version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise PrepareError(f"package {package!r} is not installed (pip install {package})") from exc
+    return package_version(package, PrepareError)
 
 
 def _template_path(spec: GgufSpec) -> Path:
@@ -245,20 +241,8 @@ def _template_path(spec: GgufSpec) -> Path:
 
 def _cache_key(spec: GgufSpec, version: str) -> str:
     """Hash of everything the prepared folder depends on; each part hashed alone so none can blur."""
-    parts = [
-        version.encode(),
-        Path(__file__).read_bytes(),
-        _template_path(spec).read_bytes(),
-        json.dumps(dataclasses.asdict(spec), sort_keys=True).encode(),
-    ]
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(hashlib.sha256(part).digest())
-    return digest.hexdigest()[:16]
-
-
-def _is_complete(folder: Path) -> bool:
-    return (folder / MARKER_NAME).is_file()
+    return cache_key([version, Path(__file__).read_bytes(), _template_path(spec).read_bytes(),
+                      json.dumps(dataclasses.asdict(spec), sort_keys=True)])
 
 
 # --- building -----------------------------------------------------------------------------------
@@ -301,7 +285,7 @@ def _build(spec: GgufSpec, target: Path, converter: Converter, show_progress: bo
 def _remove_superseded(target: Path, spec: GgufSpec) -> None:
     """Complete folders of the same package under other keys are stale (~1 GB each): remove them."""
     for old in target.parent.glob(f"{spec.package}-*"):
-        if old != target and old.is_dir() and _is_complete(old):
+        if old != target and old.is_dir() and is_complete(old):
             logger.info("removing the superseded prepared folder %s", old)
             shutil.rmtree(old, ignore_errors=True)
 

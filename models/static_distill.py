@@ -33,7 +33,6 @@ otherwise distils on its first start when the static classifier is selected (~30
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -43,7 +42,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from models.cache_folder import build_once, cache_key
+from models.cache_folder import build_once, cache_key, package_version
 
 __all__ = [
     "DEFAULT_STATIC",
@@ -159,10 +158,7 @@ def _sha256(path: Path) -> str:
 
 
 def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise StaticDistillError(f"package {package!r} is not installed") from exc
+    return package_version(package, StaticDistillError)
 
 
 def _cache_key(spec: StaticSpec, version: str) -> str:
