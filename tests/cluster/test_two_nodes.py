@@ -110,18 +110,20 @@ def stop_router(router: Router) -> None:
     stop_session(router.proc.pid, grace_s=5)
 
 
-def wait_ready(router: Router) -> None:
+def wait_ready(router: Router, path: str = "/ready") -> None:
+    """Until the router answers `path` with 200 (`/health` for a router whose /ready is false while a
+    pool has no replica)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if router.proc.poll() is not None:
             pytest.fail(f"router exited with {router.proc.returncode}:\n{router.log.read_text()[-3000:]}")
         try:
-            if httpx.get(router.url + "/ready", timeout=5).status_code == 200:
+            if httpx.get(router.url + path, timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    pytest.fail(f"router not ready after {READY_TIMEOUT_S:g} s:\n{router.log.read_text()[-3000:]}")
+    pytest.fail(f"router not answering {path} after {READY_TIMEOUT_S:g} s:\n{router.log.read_text()[-3000:]}")
 
 
 def worker_resource(address: str) -> dict[str, float]:
@@ -331,7 +333,7 @@ def test_a_pool_scaling_from_zero_serves_auto_remotely_meanwhile_and_local_only_
     router = start_router(cluster.catalogue, cluster.nodes.address, cluster.database,
                           cluster.catalogue.parent / "router-scaling.log")
     try:
-        wait_ready_or_not(router)
+        wait_ready(router, "/health")
         wait_for(lambda: "no ready replica" in str(httpx.get(router.url + "/status", timeout=10).json()
                                                    ["engines"].get("gemma-3-270m")),
                  60, "the router saw the pool with no replica")
@@ -357,21 +359,6 @@ def test_a_pool_scaling_from_zero_serves_auto_remotely_meanwhile_and_local_only_
         assert back.status_code == 200 and back.headers["x-stellwerk-model"] == "gemma-3-270m", back.text
     finally:
         stop_router(router)
-
-
-def wait_ready_or_not(router: Router) -> None:
-    """Until the router answers /health (its /ready is false while a pool has no replica)."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if router.proc.poll() is not None:
-            pytest.fail(f"router exited with {router.proc.returncode}:\n{router.log.read_text()[-3000:]}")
-        try:
-            if httpx.get(router.url + "/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"router not up after {READY_TIMEOUT_S:g} s:\n{router.log.read_text()[-3000:]}")
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> float:
