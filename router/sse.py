@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Protocol, TypeVar
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -27,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 from router.run_events import RunError
 from serving.errors import InternalError, StellwerkError
 
-__all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "JSON_EVENTS", "SseResponse",
+__all__ = ["DEFAULT_STREAM_DEADLINE_S", "DEFAULT_WRITE_TIMEOUT_S", "DONE", "SseResponse",
            "StreamFormat", "compact_json", "named_sse_event", "openai_error_body", "sse_event",
            "sse_stream"]
 
@@ -73,32 +73,7 @@ class StreamFormat(Protocol[E_contra]):
     def end(self) -> bytes: ...
 
 
-class _JsonEvents:
-    """Events that are already OpenAI-shaped JSON objects: each as one `data:` frame, then `[DONE]`."""
-
-    def frames(self, event: dict[str, Any]) -> bytes:
-        return sse_event(event)
-
-    def failure(self, error: RunError) -> bytes:
-        return sse_event(openai_error_body(error))
-
-    def end(self) -> bytes:
-        return DONE
-
-
-JSON_EVENTS: StreamFormat[dict[str, Any]] = _JsonEvents()
-
-
-@overload
-def sse_stream(events: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]: ...
-
-
-@overload
-def sse_stream(events: AsyncGenerator[E, None], fmt: StreamFormat[E]) -> AsyncGenerator[bytes, None]: ...
-
-
-async def sse_stream(events: AsyncGenerator[Any, None],
-                     fmt: StreamFormat[Any] = JSON_EVENTS) -> AsyncGenerator[bytes, None]:
+async def sse_stream(events: AsyncGenerator[E, None], fmt: StreamFormat[E]) -> AsyncGenerator[bytes, None]:
     """Each event's frames in `fmt`'s dialect, then its end (also after an error)."""
     async with aclosing(events):
         try:

@@ -14,6 +14,8 @@ import pytest
 
 from router.chat.text import REPLACEMENT, clean_text, lone_surrogate_path
 from router.edge import EdgeLimits
+from router.run_events import RunError
+from router.sse import DONE, openai_error_body, sse_event, sse_stream
 from serving.engine import ChatChunk, EngineStats, ToolCallDelta, Usage
 from tests.fakes import (
     FakeChatEngine,
@@ -132,16 +134,27 @@ async def test_surrogate_from_the_engine_streaming_ends_properly_and_settles_onc
     assert [r["status"] for r in ts.ledger_rows()] == [200]
 
 
+class _JsonEvents:
+    """Events that are already OpenAI-shaped JSON objects: each as one `data:` frame, then `[DONE]`."""
+
+    def frames(self, event: dict[str, Any]) -> bytes:
+        return sse_event(event)
+
+    def failure(self, error: RunError) -> bytes:
+        return sse_event(openai_error_body(error))
+
+    def end(self) -> bytes:
+        return DONE
+
+
 @pytest.mark.asyncio
 async def test_an_event_that_cannot_be_encoded_becomes_an_error_event_then_done() -> None:
-    from router.sse import sse_stream
-
     async def events() -> AsyncGenerator[dict[str, Any], None]:
         yield {"ok": 1}
         yield {"bad": BAD}  # only a bug could bring this here: engine text is cleaned first
         yield {"never": 1}
 
-    frames = [frame async for frame in sse_stream(events())]
+    frames = [frame async for frame in sse_stream(events(), _JsonEvents())]
     parsed = parse_sse(b"".join(frames).decode())
     assert parsed[0] == {"ok": 1}
     assert parsed[1]["error"]["code"] == "internal_error"
