@@ -426,10 +426,7 @@ class ChatRun:
                         finish_reasons=self._finish_reasons)
         m, model = self.metrics, self.model_id
         m.in_flight.labels(_ENDPOINT, model).dec()
-        m.requests.labels(_ENDPOINT, model, status).inc()
-        m.latency.labels(_ENDPOINT, model).observe(self.latency_s)
-        if error is not None:
-            m.errors.labels(_ENDPOINT, model, error).inc()
+        m.record_request(_ENDPOINT, model, self.status, self.latency_s, error)
         if self._usage is not None:
             m.tokens.labels(model, "prompt").inc(self._usage.prompt_tokens)
             m.tokens.labels(model, "completion").inc(self._usage.completion_tokens)
