@@ -95,7 +95,8 @@ def test_auto_spills_to_a_remote_provider_while_gemma_is_saturated_and_returns(
     time.sleep(E2E_SPILL_DWELL_S)
     raw = client.chat.completions.with_raw_response.create(
         model="auto", max_tokens=8, messages=[{"role": "user", "content": "Say hi"}], extra_headers=CHEAPEST)
-    assert (raw.headers["x-stellwerk-model"], raw.headers["x-stellwerk-route"]) == (CHAT_MODEL, "cheapest")
+    assert (raw.headers["x-stellwerk-model"], raw.headers["x-stellwerk-route"]) == (CHAT_MODEL, "cheapest"), (
+        _status(stack)["routing"]["models"].get(CHAT_MODEL))
 
     metrics = httpx.get(stack.base_url + "/metrics").text
     assert 'reason="spillover"' in metrics
