@@ -35,7 +35,8 @@ def _label(pid: int, fallback: str) -> str:
         return words[0].split(":")[0] + "::" + ":".join(words[0].split(":")[2:3])
     if "-m" in words:
         return "python -m " + words[words.index("-m") + 1]
-    return Path(words[0]).name
+    scripts = [w for w in words[1:] if w.endswith(".py")]  # Ray's helpers: log_monitor.py, dashboard.py
+    return Path(scripts[0]).name if scripts else Path(words[0]).name
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,10 +4,36 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Final
 
-__all__ = ["attach", "connect", "shutdown"]
+__all__ = ["EMBEDDED_RAY_ENV", "attach", "connect", "shutdown"]
 
 logger = logging.getLogger(__name__)
+
+# Ray's and Serve's periodic work, at a slower cadence than their defaults, which are sized for large
+# clusters with a dashboard. On the embedded one-machine cluster an idle `stellwerk serve` spent most
+# of its 14 % of a core in these loops (`python -m benchmarks.idle_cpu`, README "Idle"). Set before
+# Ray starts, so every Ray process inherits them; a value already in the environment wins.
+EMBEDDED_RAY_ENV: Final = {
+    # Serve's controller reconciles deployments every 0.1 s by default; 0.5 s delays a deploy or a
+    # scaling step by at most that (autoscaling looks back over seconds anyway).
+    "RAY_SERVE_CONTROL_LOOP_INTERVAL_S": "0.5",
+    # Task events for `ray list tasks` / the dashboard (off here): every 5 s instead of every second.
+    "RAY_task_events_report_interval_ms": "5000",
+    # Ray's own metrics to its agent and the agent's node report (Stellwerk's dashboard and alerts use
+    # the router's and vLLM's metrics, not Ray's): every 30 s instead of 10 s and 5 s.
+    "RAY_metrics_report_interval_ms": "30000",
+    "REPORTER_UPDATE_INTERVAL_MS": "30000",
+    # The raylet tells the GCS its free resources every second instead of every 0.1 s: with one node
+    # the raylet schedules locally and nobody else reads them.
+    "RAY_raylet_report_resources_period_milliseconds": "1000",
+    # No workers started ahead of time: Serve's actors each start their own, an idle pool of
+    # prestarted workers only waits (and costs a process and its memory).
+    "RAY_prestart_worker_first_driver": "0",
+    # A worker that ran a task (while deploying) and went idle is stopped after a second instead of
+    # being kept for the next task: Serve's actors start their own workers, nothing else runs tasks.
+    "RAY_num_workers_soft_limit": "0",
+}
 
 
 def connect(address: str | None, num_cpus: int | None) -> None:
@@ -21,6 +47,8 @@ def connect(address: str | None, num_cpus: int | None) -> None:
     # Quieter, and no usage reporting from an air-gapped cluster.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address is None:
+        for name, value in EMBEDDED_RAY_ENV.items():
+            os.environ.setdefault(name, value)
         # NOTE: address="local" always starts a new Ray here; without it ray.init() joins whatever
         # cluster `ray start` last recorded on this machine (or $RAY_ADDRESS), even a dead one.
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 2, include_dashboard=False,

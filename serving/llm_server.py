@@ -80,6 +80,21 @@ class StellwerkLLMServer(LLMServer):
     # of a pool Ray's request router uses).
     chat_requests: int = 0
 
+    # NOTE: overrides ray 2.60's `_start_engine` (pinned). After starting the engine, Ray's version
+    # reports the model to Ray's usage telemetry through a detached `TelemetryAgent` actor, which it
+    # creates even when usage stats are off (RAY_USAGE_STATS_ENABLED=0, as `stellwerk serve` sets):
+    # a process of ~400 MB that stays for the cluster's lifetime and wakes about 1 % of a core while
+    # idle. With usage stats off there is nothing to report, so only the engine starts.
+    async def _start_engine(self) -> None:
+        from ray._common.usage.usage_lib import usage_stats_enabled
+
+        if usage_stats_enabled():
+            await super()._start_engine()  # type: ignore[no-untyped-call]
+            return
+        if self.engine is None:
+            raise ValueError("Engine is not set")
+        await self.engine.start()  # type: ignore[no-untyped-call]
+
     async def chat_deltas(self, body: dict[str, Any], trace_headers: dict[str, str] | None = None
                           ) -> AsyncIterator[list[Delta]]:
         """Batches of `ChatChunk`s for an OpenAI chat request; a `ReplicaError` ends the stream."""
