@@ -28,7 +28,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str | None]]:
     fake_serve = SimpleNamespace(start=lambda **_: None)
     monkeypatch.setitem(sys.modules, "ray.serve", fake_serve)
     monkeypatch.setattr(ray, "serve", fake_serve, raising=False)
-    for name in EMBEDDED_RAY_ENV:
+    for name in [*EMBEDDED_RAY_ENV, "RAY_USAGE_STATS_ENABLED"]:  # connect sets them in this process
         monkeypatch.delenv(name, raising=False)
     return seen
 
