@@ -31,8 +31,8 @@ def _label(pid: int, fallback: str) -> str:
     words = [a.decode(errors="replace") for a in args if a]
     if not words:
         return fallback
-    if words[0].startswith(("ray::", "VLLM::")):
-        return words[0].split(":")[0] + "::" + ":".join(words[0].split(":")[2:3])
+    if words[0].startswith(("ray::", "VLLM::")):  # e.g. ray::ServeController.<the method it runs now>
+        return words[0].split(":")[0] + "::" + words[0].split(":")[2].split(".")[0]
     if "-m" in words:
         return "python -m " + words[words.index("-m") + 1]
     scripts = [w for w in words[1:] if w.endswith(".py")]  # Ray's helpers: log_monitor.py, dashboard.py
@@ -59,15 +59,22 @@ def main(argv: list[str] | None = None) -> int:
         before, started = snapshot(), time.monotonic()
         time.sleep(args.seconds)
         after, wall = snapshot(), time.monotonic() - started
+        # Named while they still run: once the server stops, their command lines are gone and only
+        # the kernel's 15-character names are left ("python" for the router and Ray's helpers alike).
+        labels = {pid: _label(pid, proc.name) for pid, proc in after.items() if proc.session == session}
     shares: dict[str, float] = {}
+    processes: list[dict[str, object]] = []
     for pid, proc in after.items():
-        if proc.session != session or pid not in before:
+        if pid not in labels or pid not in before:
             continue
-        label = _label(pid, proc.name)
-        shares[label] = shares.get(label, 0.0) + 100 * (proc.cpu_s - before[pid].cpu_s) / wall
+        label = labels[pid]
+        share = 100 * (proc.cpu_s - before[pid].cpu_s) / wall
+        shares[label] = shares.get(label, 0.0) + share
+        processes.append({"pid": pid, "label": label, "pct_of_a_core": round(share, 2)})
     ranked = dict(sorted(((k, round(v, 2)) for k, v in shares.items()), key=lambda kv: -kv[1]))
     report = {"label": args.label, "model": args.model, "seconds": round(wall, 1),
-              "total_pct_of_a_core": round(sum(shares.values()), 2), "per_process_pct": ranked}
+              "total_pct_of_a_core": round(sum(shares.values()), 2), "per_process_pct": ranked,
+              "processes": sorted(processes, key=lambda p: -float(str(p["pct_of_a_core"])))}
     (RESULTS / f"{stamp}-idle-cpu.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
     return 0

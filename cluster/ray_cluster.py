@@ -33,6 +33,10 @@ EMBEDDED_RAY_ENV: Final = {
     # A worker that ran a task (while deploying) and went idle is stopped after a second instead of
     # being kept for the next task: Serve's actors start their own workers, nothing else runs tasks.
     "RAY_num_workers_soft_limit": "0",
+    # Ray's log monitor (which forwards the replicas' logs to this process) globs the session's log
+    # folder for new files on every 0.1 s pass while there are fewer than 1,000; every 2 s instead.
+    "RAY_LOG_MONITOR_MANY_FILES_THRESHOLD": "0",
+    "LOG_NAME_UPDATE_INTERVAL_S": "2",
 }
 
 
