@@ -22,6 +22,7 @@ from opentelemetry.trace import Span
 from models.catalogue import ModelEntry
 from router.chat.text import clean_chunk
 from router.cost import request_cost
+from router.features.request_features import estimate_prompt_tokens
 from router.metrics import RouterMetrics
 from router.registry import AUTO, ModelRegistry
 from router.routing.candidates import CandidatePolicy
@@ -121,7 +122,7 @@ class ChatService:
     async def _open_on(self, entry: ModelEntry, request: ChatCompletionRequest, route: Route,
                        run_id: str, started: float, attempt: int) -> ChatRun:
         _, engine = self._registry.chat_engine(entry.id)
-        dispatch = self._routing.dispatch(entry)
+        dispatch = self._routing.dispatch(entry, estimate_prompt_tokens(request))
         body = engine_request(request, entry)
         span = start_engine_span(entry.id, entry.provider, body, attempt=attempt, route=route.reason)
         chunks = engine.chat(body)

@@ -66,17 +66,21 @@ class ScaleUpConfig(_Strict):
 class LatencyPriors(_Strict):
     """Starting points for the TTFT model, until requests have been measured.
 
-    Predicted TTFT of a model = base + queued * per_request, where `queued` is the number of requests
-    already running or waiting on it (read from the engines, or the router's own count if higher).
-    Measured TTFTs move both numbers (exponentially weighted, weight `learning_rate` per request).
+    Predicted TTFT of a model = base + queued * per_request + prompt_tokens * per_prompt_token, where
+    `queued` is the number of requests already running or waiting on it (read from the engines, or the
+    router's own count if higher). Measured TTFTs move all three (weight `learning_rate` per request;
+    see `router.routing.ttft`).
     """
 
     local_base_ttft_s: float = Field(default=0.5, gt=0)
     local_per_request_s: float = Field(default=0.25, ge=0)
     remote_base_ttft_s: float = Field(default=1.0, gt=0)
+    per_prompt_token_s: float = Field(default=0.0, ge=0,
+                                      description="Prefill seconds per prompt token, before any is measured.")
     learning_rate: float = Field(default=0.2, gt=0, le=1)
-    per_model: dict[str, tuple[float, float]] = Field(
-        default_factory=dict, description="model id → (base_ttft_s, per_request_s) priors.")
+    per_model: dict[str, tuple[float, float] | tuple[float, float, float]] = Field(
+        default_factory=dict,
+        description="model id → (base_ttft_s, per_request_s[, per_prompt_token_s]) priors.")
 
 
 class FallbackConfig(_Strict):

@@ -102,6 +102,7 @@ class Dispatch:
     entry: ModelEntry
     queued: int
     _service: RoutingService = field(repr=False)
+    prompt_tokens: int = 0
     _started: float = field(init=False)
     _open: bool = True
 
@@ -111,7 +112,8 @@ class Dispatch:
     def first_token(self) -> None:
         """The engine's first token arrived: learn its TTFT (from this dispatch, not the request)."""
         ttft = self._service.clock() - self._started
-        self._service.latency.observe(self.entry.id, ttft, self.queued, local=self.entry.is_local)
+        self._service.latency.observe(self.entry.id, ttft, self.queued, local=self.entry.is_local,
+                                      prompt_tokens=self.prompt_tokens)
 
     def close(self) -> None:
         if self._open:
@@ -314,6 +316,8 @@ class RoutingService:
                 f: RequestFeatures, cfg: RoutingConfig, *, commit: bool) -> Assessment:
         local = entry.is_local
         queued = self.load.queued(entry.id) if local else 0
+        # The load signal: TTFT of a short request behind this queue. The prompt's own prefill is left
+        # out, so one long prompt does not put the model into the spill state for everyone after it.
         predicted = self.latency.predict(entry.id, queued, local=local)
         target = objective.ttft_target_s
         gpu_note = self._gpus_saturated(entry, queued, cfg) if local else None
@@ -354,8 +358,9 @@ class RoutingService:
 
     # -- outcomes --------------------------------------------------------------------------------
 
-    def dispatch(self, entry: ModelEntry) -> Dispatch:
-        return Dispatch(entry, self.load.started(entry.id), self)
+    def dispatch(self, entry: ModelEntry, prompt_tokens: int = 0) -> Dispatch:
+        """Count a request of about `prompt_tokens` sent to `entry` (its TTFT teaches the TTFT model)."""
+        return Dispatch(entry, self.load.started(entry.id), self, prompt_tokens)
 
     def failed(self, entry: ModelEntry, error: StellwerkError) -> None:
         self.health.failed(entry.id, error.code or error.error_type)
@@ -373,6 +378,7 @@ class RoutingService:
                 "queued": self.load.queued(entry.id) if local else None,
                 "in_flight": self.load.in_flight(entry.id),
                 "ttft_base_s": round(est.base_s, 4), "ttft_per_request_s": round(est.per_request_s, 4),
+                "ttft_per_prompt_token_s": round(est.per_prompt_token_s, 7),
                 "ttft_samples": est.samples, "unhealthy": self._unhealthy(entry)}
         return {"config": str(self.config.path), "config_version": self.config.version,
                 "frontier_budgets": self.budget_status(), "sessions": len(self.sessions),

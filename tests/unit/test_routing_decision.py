@@ -256,6 +256,44 @@ async def test_measured_ttfts_move_the_prediction() -> None:
     assert (await scene.decide()).reason == "spillover"
 
 
+def test_long_prompts_teach_the_prefill_cost_not_the_idle_ttft() -> None:
+    latency = Scene().service.latency
+    for _ in range(200):  # 0.2 s + 1 ms per prompt token, on an idle engine
+        latency.observe(GEMMA, 0.2 + 0.001 * 20, 0, local=True, prompt_tokens=20)
+        latency.observe(GEMMA, 0.2 + 0.001 * 3000, 0, local=True, prompt_tokens=3000)
+
+    assert latency.predict(GEMMA, 0, local=True, prompt_tokens=20) == pytest.approx(0.22, abs=0.03)
+    assert latency.predict(GEMMA, 0, local=True, prompt_tokens=3000) == pytest.approx(3.2, abs=0.1)
+    estimate = latency.estimate(GEMMA, local=True)
+    assert estimate.base_s == pytest.approx(0.2, abs=0.03)
+    assert estimate.per_prompt_token_s == pytest.approx(0.001, rel=0.05)
+
+
+async def test_long_prompts_on_an_idle_model_do_not_make_it_spill() -> None:
+    """Before the prompt term, these TTFTs moved `base` to 5.2 s: every request after them spilled."""
+    scene = Scene()
+    for _ in range(100):
+        scene.service.latency.observe(GEMMA, 5.2, 0, local=True, prompt_tokens=5000)
+
+    assert scene.service.latency.predict(GEMMA, 0, local=True) < 1.0
+    assert (await scene.decide()).reason == "cheapest"
+    scene.queue(8)  # load still spills: 8 queued x 0.25 s on top
+    assert (await scene.decide()).reason == "spillover"
+
+
+async def test_a_dispatch_teaches_the_ttft_of_its_prompts_length() -> None:
+    scene = Scene()
+    entry = scene.entries[0]
+    dispatch = scene.service.dispatch(entry, prompt_tokens=4000)
+    scene.clock.now += 4.5
+    dispatch.first_token()
+    dispatch.close()
+
+    estimate = scene.service.latency.estimate(GEMMA, local=True)
+    assert estimate.per_prompt_token_s > 0
+    assert estimate.base_s < 0.5 + 0.2 * 4.0 / 2  # most of the 4 s went to the prefill
+
+
 # --- filters before scoring ------------------------------------------------------------------------
 
 
