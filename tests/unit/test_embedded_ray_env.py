@@ -29,7 +29,10 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str | None]]:
     monkeypatch.setitem(sys.modules, "ray.serve", fake_serve)
     monkeypatch.setattr(ray, "serve", fake_serve, raising=False)
     for name in [*EMBEDDED_RAY_ENV, "RAY_USAGE_STATS_ENABLED"]:  # connect sets them in this process
-        monkeypatch.delenv(name, raising=False)
+        # setenv first: monkeypatch records a variable's original state (here: maybe unset) only when
+        # it changes it, and restores exactly that after the test, whatever connect set meanwhile.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     return seen
 
 
