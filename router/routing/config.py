@@ -9,6 +9,7 @@ file changes; a `RoutingConfig` object itself is immutable, so a request keeps t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -63,6 +64,10 @@ class ScaleUpConfig(_Strict):
                                  description="Retry-After of the 503 sent when no replica was ready in time.")
 
 
+_Positive = Annotated[float, Field(gt=0)]
+_NonNegative = Annotated[float, Field(ge=0)]
+
+
 class LatencyPriors(_Strict):
     """Starting points for the TTFT model, until requests have been measured.
 
@@ -78,9 +83,10 @@ class LatencyPriors(_Strict):
     per_prompt_token_s: float = Field(default=0.0, ge=0,
                                       description="Prefill seconds per prompt token, before any is measured.")
     learning_rate: float = Field(default=0.2, gt=0, le=1)
-    per_model: dict[str, tuple[float, float] | tuple[float, float, float]] = Field(
-        default_factory=dict,
-        description="model id → (base_ttft_s, per_request_s[, per_prompt_token_s]) priors.")
+    per_model: dict[str, tuple[_Positive, _NonNegative] | tuple[_Positive, _NonNegative, _NonNegative]] = (
+        Field(
+            default_factory=dict,
+            description="model id → (base_ttft_s, per_request_s[, per_prompt_token_s]) priors."))
 
 
 class FallbackConfig(_Strict):

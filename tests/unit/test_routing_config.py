@@ -40,6 +40,15 @@ def test_out_of_range_values_and_unknown_objective_types_are_refused(tmp_path: P
     assert "objectives.b" in str(err.value) and "fastest" in str(err.value)
 
 
+def test_ttft_priors_per_model_take_two_or_three_non_negative_numbers(tmp_path: Path) -> None:
+    head = "objectives:\n  a: {type: cheapest}\ndefault_objective: a\nlatency:\n  per_model:\n"
+    good = load_routing_config(write(tmp_path, head + "    a: [0.4, 0.2]\n    b: [0.4, 0.2, 0.001]\n"))
+    assert good.latency.per_model == {"a": (0.4, 0.2), "b": (0.4, 0.2, 0.001)}
+    for bad in ("[0.4, 0.2, -0.001]", "[0, 0.2]", "[0.4]"):
+        with pytest.raises(RoutingConfigError, match=r"latency\.per_model\.m"):
+            load_routing_config(write(tmp_path, head + f"    m: {bad}\n"))
+
+
 def test_not_yaml_and_not_a_mapping_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RoutingConfigError, match="not valid YAML"):
         load_routing_config(write(tmp_path, "objectives: [unclosed"))
