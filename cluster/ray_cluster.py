@@ -11,9 +11,9 @@ __all__ = ["EMBEDDED_RAY_ENV", "attach", "connect", "shutdown"]
 logger = logging.getLogger(__name__)
 
 # Ray's and Serve's periodic work, at a slower cadence than their defaults, which are sized for large
-# clusters with a dashboard. On the embedded one-machine cluster an idle `stellwerk serve` spent most
-# of its 14 % of a core in these loops (`python -m benchmarks.idle_cpu`, README "Idle"). Set before
-# Ray starts, so every Ray process inherits them; a value already in the environment wins.
+# clusters with a dashboard. On the embedded one-machine cluster they took about 4 points of an idle
+# `stellwerk serve`'s 14 % of a core (`python -m benchmarks.idle_cpu`, README "Idle"). Set before Ray
+# starts, so every Ray process inherits them; a value already in the environment wins.
 EMBEDDED_RAY_ENV: Final = {
     # Serve's controller reconciles deployments every 0.1 s by default; 0.5 s delays a deploy or a
     # scaling step by at most that (autoscaling looks back over seconds anyway).
@@ -24,14 +24,19 @@ EMBEDDED_RAY_ENV: Final = {
     # the router's and vLLM's metrics, not Ray's): every 30 s instead of 10 s and 5 s.
     "RAY_metrics_report_interval_ms": "30000",
     "REPORTER_UPDATE_INTERVAL_MS": "30000",
-    # The raylet tells the GCS its free resources every second instead of every 0.1 s: with one node
-    # the raylet schedules locally and nobody else reads them.
+    # The raylet tells the GCS its free resources every second instead of every 0.1 s. Tasks and actors
+    # on one node are scheduled by the raylet itself; the GCS places placement groups (one per vLLM
+    # replica) from these reports, so a replica restarting may wait up to a second longer for its
+    # freed resources to show.
     "RAY_raylet_report_resources_period_milliseconds": "1000",
     # No workers started ahead of time: Serve's actors each start their own, an idle pool of
     # prestarted workers only waits (and costs a process and its memory).
     "RAY_prestart_worker_first_driver": "0",
-    # A worker that ran a task (while deploying) and went idle is stopped after a second instead of
-    # being kept for the next task: Serve's actors start their own workers, nothing else runs tasks.
+    # A worker that ran a task and went idle is stopped after a second instead of being kept for the
+    # next task (one such worker idled at ~780 MB and 0.9 % of a core). The trade-off: Ray LLM runs a
+    # node-initialisation task whenever a replica starts (a restart, a scale-up from zero), which then
+    # starts a fresh worker process first; that replica start (tens of seconds on a CPU) was not timed
+    # against the kept worker.
     "RAY_num_workers_soft_limit": "0",
     # Ray's log monitor (which forwards the replicas' logs to this process) globs the session's log
     # folder for new files on every 0.1 s pass while there are fewer than 1,000; every 2 s instead.
