@@ -10,8 +10,10 @@ adds, `per_prompt_token` what each prompt token adds (the prefill). All start fr
 and follow measurements: a TTFT measured with `queued <= 1` moves `base` and `per_prompt_token` (one
 normalised least-mean-squares step on (1, prompt_tokens / 1000), so a long prompt's prefill moves the
 per-token cost, not the idle TTFT of every short request after it); one measured with more requests
-queued moves `per_request` towards (ttft - base - prefill) / queued. Remote models are not queued on our
-side, so only their `base` and `per_prompt_token` are learned.
+queued moves `per_request` towards (ttft - base - prefill) / queued. The per-token time is learned only
+from requests that found the model idle (behind a queue, waiting and prefill cannot be told apart), so
+a model that is never idle keeps its prior there, and its long prompts' prefill counts as queueing.
+Remote models are not queued on our side, so only their `base` and `per_prompt_token` are learned.
 """
 
 from __future__ import annotations
