@@ -92,7 +92,8 @@ class ChatService:
             entry, _ = self._registry.chat_engine(request.model)
             self._routing.check_allowed(entry, policies)
             check_fits(entry, request)
-            return await self._open_on(entry, request, Route("requested"), run_id, started, 0)
+            return await self._open_on(entry, request, Route("requested"), run_id, started, 0,
+                                       estimate_prompt_tokens(request))
         decision = await self._routing.decide(request, request_id=run_id, policies=policies, hints=hints)
         attempts = decision.order[: self._routing.max_attempts()]
         failed: list[str] = []
@@ -100,7 +101,8 @@ class ChatService:
         for i, entry in enumerate(attempts):
             route = Route(decision.reason if i == 0 else "fallback", decision.objective, tuple(failed))
             try:
-                run = await self._open_on(entry, request, route, run_id, started, i)
+                run = await self._open_on(entry, request, route, run_id, started, i,
+                                          decision.features.prompt_tokens)
             except StellwerkError as exc:
                 if not _worth_another_model(exc):
                     raise
@@ -120,9 +122,11 @@ class ChatService:
         raise AssertionError("unreachable: the decision has at least one candidate")
 
     async def _open_on(self, entry: ModelEntry, request: ChatCompletionRequest, route: Route,
-                       run_id: str, started: float, attempt: int) -> ChatRun:
+                       run_id: str, started: float, attempt: int, prompt_tokens: int) -> ChatRun:
+        """Send the request to `entry`; `prompt_tokens` (estimated once per request) teaches the TTFT
+        model."""
         _, engine = self._registry.chat_engine(entry.id)
-        dispatch = self._routing.dispatch(entry, estimate_prompt_tokens(request))
+        dispatch = self._routing.dispatch(entry, prompt_tokens)
         body = engine_request(request, entry)
         span = start_engine_span(entry.id, entry.provider, body, attempt=attempt, route=route.reason)
         chunks = engine.chat(body)

@@ -72,8 +72,7 @@ def structural_features(request: ChatCompletionRequest) -> StructuralFeatures:
 
 def estimate_prompt_tokens(request: ChatCompletionRequest) -> int:
     """chars // 3 over all messages' text, plus a small per-message overhead."""
-    chars = sum(len(m.text()) for m in request.messages)
-    return chars // _CHARS_PER_TOKEN + _MESSAGE_OVERHEAD_TOKENS * len(request.messages)
+    return request.prompt_chars() // _CHARS_PER_TOKEN + _MESSAGE_OVERHEAD_TOKENS * len(request.messages)
 
 
 def _needs_tools(extra: dict[str, Any]) -> bool:
