@@ -15,28 +15,11 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from benchmarks.first_numbers import DEFAULT_MODEL, RESULTS, _free_port, _server
-from benchmarks.proc_cpu import snapshot
+from benchmarks.proc_cpu import session_labels, snapshot
 
 __all__ = ["main"]
-
-
-def _label(pid: int, fallback: str) -> str:
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return fallback
-    words = [a.decode(errors="replace") for a in args if a]
-    if not words:
-        return fallback
-    if words[0].startswith(("ray::", "VLLM::")):  # e.g. ray::ServeController.<the method it runs now>
-        return words[0].split(":")[0] + "::" + words[0].split(":")[2].split(".")[0]
-    if "-m" in words:
-        return "python -m " + words[words.index("-m") + 1]
-    scripts = [w for w in words[1:] if w.endswith(".py")]  # Ray's helpers: log_monitor.py, dashboard.py
-    return Path(scripts[0]).name if scripts else Path(words[0]).name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         after, wall = snapshot(), time.monotonic() - started
         # Named while they still run: once the server stops, their command lines are gone and only
         # the kernel's 15-character names are left ("python" for the router and Ray's helpers alike).
-        labels = {pid: _label(pid, proc.name) for pid, proc in after.items() if proc.session == session}
+        labels = session_labels(after, session)
     shares: dict[str, float] = {}
     processes: list[dict[str, object]] = []
     for pid, proc in after.items():

@@ -8,26 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.proc_cpu import snapshot
+from benchmarks.proc_cpu import session_labels, snapshot
 from cluster.ray_cluster import EMBEDDED_RAY_ENV
 from tests.e2e.conftest import Stack
 
 
 def _stack_processes(stack: Stack) -> dict[int, str]:
-    """pid -> the first word of the command line, for every process in the stack's session."""
+    """pid -> its label (`ray::ServeController`, ...), for every process in the stack's session."""
     if stack.pid is None:
         pytest.skip("an external stack's processes are not on this machine")
-    session = os.getsid(stack.pid)
-    names = {}
-    for pid, proc in snapshot().items():
-        if proc.session != session:
-            continue
-        try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        names[pid] = args[0].decode(errors="replace")
-    return names
+    return session_labels(snapshot(), os.getsid(stack.pid))
 
 
 def test_the_embedded_stack_starts_no_usage_telemetry_actor(stack: Stack) -> None:
